@@ -1,0 +1,247 @@
+// Package finding defines what every Vigil check reports: findings with a
+// severity, and the check status derived from them.
+//
+// A Finding is one observation about one object ("/usr/bin/ssh was
+// replaced", "user alice read secret db-password"). It never carries a
+// secret or a detected personal value: checks put a fingerprint there
+// instead. Severities are ordered info < low < medium < high < critical and
+// map to a Nagios/Sensu status through a StatusMap; the default map is
+// critical/high → CRITICAL, medium/low → WARNING, info → OK.
+//
+// The JSON form of a Finding is the contract between checks, mutators,
+// handlers and the report: the fixed fields rule, severity, object,
+// location and message, the well-known optional fields (kind, changed,
+// actor, source, time, fingerprint, count) and any rule-specific
+// attributes, all at the top level of one object.
+package finding
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Severity ranks a finding. The zero value is Info.
+type Severity int
+
+// The severities, in increasing order.
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
+
+// Severities lists every severity from Info to Critical.
+func Severities() []Severity { return []Severity{Info, Low, Medium, High, Critical} }
+
+// String returns the lowercase name ("high").
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, case-insensitively.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(strings.TrimSpace(name), n) {
+			return Severity(i), nil
+		}
+	}
+	return Info, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames[:], ", "))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) {
+	if s < Info || s > Critical {
+		return nil, fmt.Errorf("invalid severity %d", int(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Finding is one observation of a check. See the package doc for the JSON
+// contract.
+type Finding struct {
+	// Rule is the dotted rule id, such as "fim.modified" or "pii.email".
+	Rule string
+	// Severity ranks the finding.
+	Severity Severity
+	// Object is what the finding is about: a path, a user, a resource.
+	Object string
+	// Location is where it was seen: a file and line, a log, a host.
+	Location string
+	// Message is one human sentence. It never contains a secret or PII.
+	Message string
+
+	// Kind refines the rule ("added", "removed", "modified").
+	Kind string
+	// Changed names the attributes that differ (for "modified").
+	Changed []string
+	// Actor is who did it (a user, a service account).
+	Actor string
+	// Source is where it came from (an IP address, a host).
+	Source string
+	// Time is when it happened, when the data says so.
+	Time time.Time
+	// Fingerprint identifies a sensitive value without revealing it.
+	Fingerprint string
+	// Count is how many occurrences this finding stands for (0 means 1).
+	Count int
+
+	// Attrs holds rule-specific attributes. Keys must not collide with the
+	// fields above.
+	Attrs map[string]any
+}
+
+// reserved are the JSON keys of the fixed fields; Attrs may not use them.
+var reserved = []string{"rule", "severity", "object", "location", "message", "kind", "changed", "actor", "source", "time", "fingerprint", "count"}
+
+// MarshalJSON writes the finding as one flat object.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, 6+len(f.Attrs))
+	for k, v := range f.Attrs {
+		if slices.Contains(reserved, k) {
+			return nil, fmt.Errorf("finding attribute %q collides with a fixed field", k)
+		}
+		m[k] = v
+	}
+	m["rule"] = f.Rule
+	m["severity"] = f.Severity
+	m["object"] = f.Object
+	m["message"] = f.Message
+	if f.Location != "" {
+		m["location"] = f.Location
+	}
+	if f.Kind != "" {
+		m["kind"] = f.Kind
+	}
+	if len(f.Changed) > 0 {
+		m["changed"] = f.Changed
+	}
+	if f.Actor != "" {
+		m["actor"] = f.Actor
+	}
+	if f.Source != "" {
+		m["source"] = f.Source
+	}
+	if !f.Time.IsZero() {
+		m["time"] = f.Time.UTC().Format(time.RFC3339Nano)
+	}
+	if f.Fingerprint != "" {
+		m["fingerprint"] = f.Fingerprint
+	}
+	if f.Count > 0 {
+		m["count"] = f.Count
+	}
+	// encoding/json sorts map keys, which keeps output stable for golden files.
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the flat object written by MarshalJSON; unknown keys
+// land in Attrs.
+func (f *Finding) UnmarshalJSON(b []byte) error {
+	var fixed struct {
+		Rule        string    `json:"rule"`
+		Severity    *Severity `json:"severity"`
+		Object      string    `json:"object"`
+		Location    string    `json:"location"`
+		Message     string    `json:"message"`
+		Kind        string    `json:"kind"`
+		Changed     []string  `json:"changed"`
+		Actor       string    `json:"actor"`
+		Source      string    `json:"source"`
+		Time        time.Time `json:"time"`
+		Fingerprint string    `json:"fingerprint"`
+		Count       int       `json:"count"`
+	}
+	if err := json.Unmarshal(b, &fixed); err != nil {
+		return err
+	}
+	if fixed.Rule == "" {
+		return errors.New("finding has no rule")
+	}
+	if fixed.Severity == nil {
+		return fmt.Errorf("finding %s has no severity", fixed.Rule)
+	}
+	var all map[string]json.RawMessage
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&all); err != nil {
+		return err
+	}
+	*f = Finding{
+		Rule: fixed.Rule, Severity: *fixed.Severity, Object: fixed.Object, Location: fixed.Location,
+		Message: fixed.Message, Kind: fixed.Kind, Changed: fixed.Changed, Actor: fixed.Actor,
+		Source: fixed.Source, Time: fixed.Time, Fingerprint: fixed.Fingerprint, Count: fixed.Count,
+	}
+	for k, raw := range all {
+		if slices.Contains(reserved, k) {
+			continue
+		}
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		if f.Attrs == nil {
+			f.Attrs = map[string]any{}
+		}
+		f.Attrs[k] = v
+	}
+	return nil
+}
+
+// Occurrences is Count with its zero value read as one.
+func (f Finding) Occurrences() int {
+	if f.Count > 0 {
+		return f.Count
+	}
+	return 1
+}
+
+// Key identifies the finding across runs: the same rule about the same
+// object is the same finding, whatever its message says this time.
+func (f Finding) Key() string { return f.Rule + "\x00" + f.Object }
+
+// Clone returns a deep copy of the finding's slices and maps.
+func (f Finding) Clone() Finding {
+	f.Changed = slices.Clone(f.Changed)
+	f.Attrs = maps.Clone(f.Attrs)
+	return f
+}
+
+// SortBySeverity orders findings most severe first, then by rule and
+// object, so that the first lines of a bounded output are the ones that
+// matter.
+func SortBySeverity(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		if a.Severity != b.Severity {
+			return int(b.Severity) - int(a.Severity)
+		}
+		if c := strings.Compare(a.Rule, b.Rule); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Object, b.Object)
+	})
+}
