@@ -213,6 +213,15 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 	for _, w := range s.opts.warnings {
 		log.Warn(w)
 	}
+	if s.com.ValidateOnly {
+		// Validate what flags and environment say, without reading stdin:
+		// this is how example definitions and deployment scripts check a
+		// command line.
+		if err := s.validate(); err != nil {
+			return s.errOut(err.Error()), true
+		}
+		return 0, true
+	}
 	if wantEvent(s.cfg) {
 		ev, raw, err := readEvent(s.io.Stdin, s.k != kindCheck, s.com.Timeout)
 		if err != nil {
@@ -230,9 +239,6 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 	}
 	if err := s.validate(); err != nil {
 		return s.errOut(err.Error()), true
-	}
-	if s.com.ValidateOnly {
-		return 0, true
 	}
 	return 0, false
 }

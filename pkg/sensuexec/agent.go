@@ -24,6 +24,9 @@ type Agent struct {
 	Env []string
 	// AssetBins are runtime-asset bin directories, prepended to PATH.
 	AssetBins []string
+	// Dir is the working directory of the commands (the agent's cache
+	// directory in a real installation); empty means the current one.
+	Dir string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -99,6 +102,7 @@ func (a *Agent) RunCheck(ctx context.Context, cfg *corev2.CheckConfig) (*corev2.
 		Command: cfg.Command,
 		Env:     Environment(a.Env, a.AssetBins, cfg.EnvVars),
 		Timeout: int(cfg.Timeout), //nolint:gosec // seconds
+		Dir:     a.Dir,
 	}
 	if cfg.Stdin {
 		input, err := json.Marshal(event)

@@ -16,6 +16,9 @@ type Backend struct {
 	Env []string
 	// AssetBins are runtime-asset bin directories, prepended to PATH.
 	AssetBins []string
+	// Dir is the working directory of the commands; empty means the
+	// current one.
+	Dir string
 }
 
 // ErrMutatorFailed is returned when a pipe mutator exits non-zero; the
@@ -34,6 +37,7 @@ func (b *Backend) Mutate(ctx context.Context, m *corev2.Mutator, event *corev2.E
 		Env:     Environment(b.Env, b.AssetBins, m.EnvVars),
 		Timeout: int(m.Timeout),
 		Input:   string(input),
+		Dir:     b.Dir,
 	})
 	if err != nil {
 		return nil, resp, err
@@ -56,6 +60,7 @@ func (b *Backend) Handle(ctx context.Context, h *corev2.Handler, input []byte) (
 		Env:     Environment(b.Env, b.AssetBins, h.EnvVars),
 		Timeout: int(h.Timeout),
 		Input:   string(input),
+		Dir:     b.Dir,
 	})
 }
 

@@ -1,0 +1,256 @@
+package sensuexec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	corev2 "github.com/sensu/sensu-go/api/core/v2"
+	"gopkg.in/yaml.v3"
+)
+
+// Resources are Sensu resource definitions as sensuctl create reads them:
+// YAML or JSON documents of the form {type, api_version, metadata, spec}.
+type Resources struct {
+	Checks    []*corev2.CheckConfig
+	Mutators  []*corev2.Mutator
+	Handlers  []*corev2.Handler
+	Pipelines []*corev2.Pipeline
+	Assets    []*corev2.Asset
+	Filters   []*corev2.EventFilter
+}
+
+// wrapper is sensuctl's resource envelope.
+type wrapper struct {
+	Type       string          `json:"type"`
+	APIVersion string          `json:"api_version"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Spec       json.RawMessage `json:"spec"`
+}
+
+// LoadResources reads every document of a file and validates each
+// resource as the backend would on sensuctl create.
+func LoadResources(path string) (*Resources, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // the caller's file
+	if err != nil {
+		return nil, err
+	}
+	r := &Resources{}
+	if err := r.Add(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Add parses YAML/JSON documents and appends their resources.
+func (r *Resources) Add(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for i := 1; ; i++ {
+		var doc any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+		if doc == nil {
+			continue
+		}
+		j, err := json.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+		if err := r.addOne(j); err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+	}
+}
+
+func (r *Resources) addOne(j []byte) error {
+	var w wrapper
+	if err := json.Unmarshal(j, &w); err != nil {
+		return err
+	}
+	if w.APIVersion != "core/v2" {
+		return fmt.Errorf("api_version %q is not core/v2", w.APIVersion)
+	}
+	var meta corev2.ObjectMeta
+	if err := json.Unmarshal(w.Metadata, &meta); err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	if meta.Namespace == "" {
+		meta.Namespace = "default"
+	}
+	decode := func(v interface{ Validate() error }) error {
+		dec := json.NewDecoder(bytes.NewReader(w.Spec))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("%s %s spec: %w", w.Type, meta.Name, err)
+		}
+		return nil
+	}
+	var v interface{ Validate() error }
+	switch w.Type {
+	case "CheckConfig":
+		c := &corev2.CheckConfig{}
+		if err := decode(c); err != nil {
+			return err
+		}
+		c.ObjectMeta = meta
+		r.Checks, v = append(r.Checks, c), c
+	case "Mutator":
+		m := &corev2.Mutator{}
+		if err := decode(m); err != nil {
+			return err
+		}
+		m.ObjectMeta = meta
+		r.Mutators, v = append(r.Mutators, m), m
+	case "Handler":
+		h := &corev2.Handler{}
+		if err := decode(h); err != nil {
+			return err
+		}
+		h.ObjectMeta = meta
+		r.Handlers, v = append(r.Handlers, h), h
+	case "Pipeline":
+		p := &corev2.Pipeline{}
+		if err := decode(p); err != nil {
+			return err
+		}
+		p.ObjectMeta = meta
+		r.Pipelines, v = append(r.Pipelines, p), p
+	case "Asset":
+		a := &corev2.Asset{}
+		if err := decode(a); err != nil {
+			return err
+		}
+		a.ObjectMeta = meta
+		r.Assets, v = append(r.Assets, a), a
+	case "EventFilter":
+		f := &corev2.EventFilter{}
+		if err := decode(f); err != nil {
+			return err
+		}
+		f.ObjectMeta = meta
+		r.Filters, v = append(r.Filters, f), f
+	default:
+		return fmt.Errorf("resource type %q is not supported here", w.Type)
+	}
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("%s %s is invalid: %w", w.Type, meta.Name, err)
+	}
+	return nil
+}
+
+// Mutator returns the named mutator, or nil.
+func (r *Resources) Mutator(name string) *corev2.Mutator {
+	for _, m := range r.Mutators {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Handler returns the named handler, or nil.
+func (r *Resources) Handler(name string) *corev2.Handler {
+	for _, h := range r.Handlers {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Pipeline returns the named pipeline, or nil.
+func (r *Resources) Pipeline(name string) *corev2.Pipeline {
+	for _, p := range r.Pipelines {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// WorkflowResult is what one pipeline workflow did with an event.
+type WorkflowResult struct {
+	Pipeline, Workflow, Handler string
+	// Filtered is true when a filter dropped the event.
+	Filtered bool
+	// Response is the handler's execution.
+	Response Response
+	// Err is a mutator failure or a missing resource.
+	Err error
+}
+
+// Route sends an event through the pipelines its check names, workflow by
+// workflow, as sensu-backend does. Filters support the built-ins
+// is_incident, not_silenced and has_metrics.
+func (b *Backend) Route(ctx context.Context, r *Resources, event *corev2.Event) []WorkflowResult {
+	var out []WorkflowResult
+	if event.Check == nil {
+		return nil
+	}
+	for _, ref := range event.Check.Pipelines {
+		p := r.Pipeline(ref.Name)
+		if p == nil {
+			out = append(out, WorkflowResult{Pipeline: ref.Name, Err: fmt.Errorf("pipeline %s not found", ref.Name)})
+			continue
+		}
+		for _, wf := range p.Workflows {
+			res := WorkflowResult{Pipeline: p.Name, Workflow: wf.Name}
+			if wf.Handler != nil {
+				res.Handler = wf.Handler.Name
+			}
+			if dropped, err := filtered(wf, event); err != nil || dropped {
+				res.Filtered, res.Err = dropped, err
+				out = append(out, res)
+				continue
+			}
+			var m *corev2.Mutator
+			if wf.Mutator != nil && wf.Mutator.Name != "json" {
+				if m = r.Mutator(wf.Mutator.Name); m == nil {
+					res.Err = fmt.Errorf("mutator %s not found", wf.Mutator.Name)
+					out = append(out, res)
+					continue
+				}
+			}
+			h := r.Handler(res.Handler)
+			if h == nil {
+				res.Err = fmt.Errorf("handler %s not found", res.Handler)
+				out = append(out, res)
+				continue
+			}
+			res.Response, res.Err = b.Pipeline(ctx, m, h, event)
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func filtered(wf *corev2.PipelineWorkflow, event *corev2.Event) (bool, error) {
+	for _, f := range wf.Filters {
+		switch f.Name {
+		case "is_incident":
+			if !event.IsIncident() && !event.IsResolution() {
+				return true, nil
+			}
+		case "not_silenced":
+			if event.IsSilenced() {
+				return true, nil
+			}
+		case "has_metrics":
+			if !event.HasMetrics() {
+				return true, nil
+			}
+		default:
+			return false, fmt.Errorf("filter %s is not emulated here", f.Name)
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what the build and the tests need on a fresh machine: the Go
+# modules, and gcc for the race detector. Later issues add the servers'
+# Debian packages to APT_PACKAGES. Safe to run again: it installs only
+# what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_go="1.26"
+have_go=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+if [ -z "$have_go" ] || [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -n1)" != "$need_go" ]; then
+  echo "deps: Go $need_go or newer is required (found: ${have_go:-none})" >&2
+  exit 1
+fi
+
+# Debian packages the tests need, as "command:package".
+APT_PACKAGES=(
+  "gcc:gcc"
+)
+missing=()
+for entry in "${APT_PACKAGES[@]}"; do
+  cmd=${entry%%:*}; pkg=${entry#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+go mod download

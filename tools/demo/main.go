@@ -1,0 +1,165 @@
+// Command demo runs Vigil the way a Sensu installation would, on the
+// sample data in examples/demo, without any server (make demo): each
+// CheckConfig of examples/demo/*.yaml runs as sensu-agent would run it,
+// and its event goes through the pipelines the check names, as
+// sensu-backend would route it, to handler-archive. It prints what
+// happened at each step.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	corev2 "github.com/sensu/sensu-go/api/core/v2"
+
+	"github.com/vigil-sec/vigil/pkg/archive"
+	"github.com/vigil-sec/vigil/pkg/sensuexec"
+)
+
+func main() {
+	bin := flag.String("bin", "bin", "directory holding the built binaries")
+	examples := flag.String("examples", "examples/demo", "directory holding the demo resources and data")
+	work := flag.String("work", ".demo", "working directory (recreated)")
+	flag.Parse()
+	if err := run(context.Background(), *bin, *examples, *work); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, bin, examples, work string) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	if err := copyTree(filepath.Join(examples, "data"), filepath.Join(work, "data")); err != nil {
+		return err
+	}
+	work, err = filepath.Abs(work)
+	if err != nil {
+		return err
+	}
+	res := &sensuexec.Resources{}
+	files, _ := filepath.Glob(filepath.Join(examples, "*.yaml"))
+	sort.Strings(files)
+	for _, f := range files {
+		r, err := sensuexec.LoadResources(f)
+		if err != nil {
+			return err
+		}
+		res.Checks = append(res.Checks, r.Checks...)
+		res.Mutators = append(res.Mutators, r.Mutators...)
+		res.Handlers = append(res.Handlers, r.Handlers...)
+		res.Pipelines = append(res.Pipelines, r.Pipelines...)
+	}
+	env := append(os.Environ(), "VIGIL_STATE_DIR="+filepath.Join(work, "state"), "VIGIL_DEMO_DIR="+work)
+	agent := &sensuexec.Agent{Env: env, AssetBins: []string{bin}, Dir: work}
+	backend := &sensuexec.Backend{Env: env, AssetBins: []string{bin}, Dir: work}
+	fmt.Printf("Vigil demo: %d checks, %d pipelines, working in %s\n", len(res.Checks), len(res.Pipelines), work)
+	if len(res.Checks) == 0 {
+		fmt.Println("no checks in", examples)
+	}
+	for _, check := range res.Checks {
+		fmt.Printf("\n$ %s\n", check.Command)
+		ev, _, err := agent.RunCheck(ctx, check)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", check.Name, err)
+		}
+		if err := ev.Validate(); err != nil {
+			return fmt.Errorf("check %s produced an invalid event: %w", check.Name, err)
+		}
+		for _, line := range strings.Split(strings.TrimRight(ev.Check.Output, "\n"), "\n") {
+			fmt.Println("  " + line)
+		}
+		fmt.Printf("  -> exit %d; event %s/%s", ev.Check.Status, ev.Entity.Name, ev.Check.Name)
+		if ev.Metrics != nil {
+			fmt.Printf(" with %d metric points", len(ev.Metrics.Points))
+		}
+		fmt.Println()
+		for _, r := range backend.Route(ctx, res, ev) {
+			switch {
+			case r.Err != nil:
+				return fmt.Errorf("pipeline %s, workflow %s: %w", r.Pipeline, r.Workflow, r.Err)
+			case r.Filtered:
+				fmt.Printf("  -> pipeline %s/%s: filtered out\n", r.Pipeline, r.Workflow)
+			case r.Response.Status != 0:
+				return fmt.Errorf("handler %s failed: %s", r.Handler, r.Response.Output)
+			default:
+				fmt.Printf("  -> pipeline %s/%s: handler %s delivered it\n", r.Pipeline, r.Workflow, r.Handler)
+			}
+		}
+	}
+	return summarize(filepath.Join(work, "archive"))
+}
+
+// summarize prints what the archive holds.
+func summarize(dir string) error {
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	count := map[string]int{}
+	n := 0
+	err := archive.Scan(dir, time.Time{}, time.Time{}, func(line []byte) error {
+		var ev corev2.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return err
+		}
+		n++
+		count[fmt.Sprintf("%s %s", ev.Check.Name, statusName(ev.Check.Status))]++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nArchive %s holds %d events:\n", dir, n)
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf("  %3d  %s\n", count[k], k)
+	}
+	fmt.Printf("Read them with: jq . %s/events-*.jsonl\n", dir)
+	return nil
+}
+
+func statusName(s uint32) string {
+	return map[uint32]string{0: "OK", 1: "WARNING", 2: "CRITICAL"}[s] + map[bool]string{true: "UNKNOWN", false: ""}[s > 2]
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == src {
+				return nil
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755) //nolint:gosec // demo data
+		}
+		b, err := os.ReadFile(path) //nolint:gosec // demo data
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+}
