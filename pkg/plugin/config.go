@@ -144,15 +144,25 @@ func (s *optionSet) parse(args []string, env environ) error {
 			s.secrets.Add(e.b.(*scalar[secret.String]).o.Value.Reveal())
 			s.warnings = append(s.warnings, fmt.Sprintf("--%s on the command line shows in process listings; prefer %s or --%s-file", i.Flag, i.Env, i.Flag))
 		}
-		if e.file != nil && *e.file != "" {
-			v, err := secret.FromFile(*e.file)
-			if err != nil {
-				return fmt.Errorf("--%s-file: %w", i.Flag, err)
-			}
-			s.secrets.Add(v.Reveal())
-			if err := e.b.setText(v.Reveal()); err != nil {
-				return fmt.Errorf("--%s-file: %w", i.Flag, err)
-			}
+	}
+	return nil
+}
+
+// loadSecretFiles reads the --NAME-file options. It is the only I/O of
+// option parsing, so --validate-only skips it.
+func (s *optionSet) loadSecretFiles() error {
+	for _, e := range s.entries {
+		if e.file == nil || *e.file == "" {
+			continue
+		}
+		i := e.b.info()
+		v, err := secret.FromFile(*e.file)
+		if err != nil {
+			return fmt.Errorf("--%s-file: %w", i.Flag, err)
+		}
+		s.secrets.Add(v.Reveal())
+		if err := e.b.setText(v.Reveal()); err != nil {
+			return fmt.Errorf("--%s-file: %w", i.Flag, err)
 		}
 	}
 	return nil
@@ -255,7 +265,7 @@ func (s *optionSet) applyAnnotations(ev *corev2.Event) error {
 func (s *optionSet) validate() error {
 	for _, e := range s.entries {
 		i := e.b.info()
-		if e.opt.Required && e.b.empty() {
+		if e.opt.Required && e.b.empty() && (e.file == nil || *e.file == "") {
 			return fmt.Errorf("%s is required", describe(i))
 		}
 		if err := e.b.check(); err != nil {

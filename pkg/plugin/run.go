@@ -32,6 +32,10 @@ type Plugin[C any] struct {
 	// Validate checks the configuration as a whole, before any I/O. Its
 	// error names the flag and environment variable at fault.
 	Validate func(cfg *C) error
+	// Subcommands are extra "NAME word" commands besides version and
+	// options, such as printing a built-in policy. Each returns the exit
+	// code.
+	Subcommands map[string]func(stdio IO, args []string) int
 }
 
 // Env is what the runtime hands a plugin besides its configuration.
@@ -51,6 +55,9 @@ type Env struct {
 	Redact *secret.Redactor
 	// Now is the clock.
 	Now func() time.Time
+	// TTY is stderr when it is a terminal (someone is watching), for
+	// progress displays; nil otherwise, and always nil under Sensu.
+	TTY io.Writer
 }
 
 // IO is the process's streams and environment; tests pass their own.
@@ -182,6 +189,9 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 		case "options":
 			return s.printOptions(args[1:]), true
 		}
+		if sub, ok := s.p.Subcommands[args[0]]; ok {
+			return sub(s.io, args[1:]), true
+		}
 	}
 	var err error
 	opts := append(s.p.Options(s.cfg), s.com.options(s.k, time.Duration(s.p.Timeout)*time.Second)...)
@@ -204,6 +214,11 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 	}
 	s.env.Redact = s.opts.secrets
 	s.env.Now = s.io.now()
+	if f, ok := s.io.Stderr.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			s.env.TTY = f
+		}
+	}
 	log, closeLog, err := s.logger()
 	if err != nil {
 		return s.errOut(err.Error()), true
@@ -214,13 +229,16 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 		log.Warn(w)
 	}
 	if s.com.ValidateOnly {
-		// Validate what flags and environment say, without reading stdin:
-		// this is how example definitions and deployment scripts check a
-		// command line.
+		// Validate what flags and environment say, without reading stdin
+		// or secret files: this is how example definitions and deployment
+		// scripts check a command line.
 		if err := s.validate(); err != nil {
 			return s.errOut(err.Error()), true
 		}
 		return 0, true
+	}
+	if err := s.opts.loadSecretFiles(); err != nil {
+		return s.errOut(err.Error()), true
 	}
 	if wantEvent(s.cfg) {
 		ev, raw, err := readEvent(s.io.Stdin, s.k != kindCheck, s.com.Timeout)
