@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/sensu/sensu-plugin-sdk/sensu"
 
@@ -78,7 +77,7 @@ func handle(ctx context.Context, c *config, env *plugin.Env) error {
 		return fmt.Errorf("compact event: %w", err)
 	}
 	w := archive.Writer{Dir: c.Dir, MaxSize: c.MaxSize, KeepDays: c.KeepDays}
-	path, err := w.Append(ctx, line.Bytes(), time.Unix(env.Event.Timestamp, 0))
+	path, err := w.Append(ctx, line.Bytes(), archive.EventTime(env.Event.Timestamp))
 	if err != nil {
 		return err
 	}

@@ -112,24 +112,31 @@ func (e *Emitter) Emit(ctx context.Context, parent *corev2.Event, name string, f
 	pace := time.Duration(float64(time.Second) / e.rate())
 	var errs []error
 	for i, ev := range events {
+		var err error
 		if i >= burst {
 			select {
 			case <-ctx.Done():
-				return rep, errors.Join(append(errs, context.Cause(ctx))...)
+				// Not sent: recorded below as failed, so the next run sends
+				// it again (or its resolution).
+				err = context.Cause(ctx)
 			case <-time.After(pace):
 			}
 		}
-		err := e.post(ctx, ev)
+		if err == nil {
+			err = e.post(ctx, ev)
+		}
 		resolved := ev.Check.Status == 0 && !current[ev.Check.Name]
 		switch {
 		case err != nil:
 			rep.Failed++
-			errs = append(errs, err)
+			if ctx.Err() == nil || !slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, context.Cause(ctx)) }) {
+				errs = append(errs, err)
+			}
 			// Keep it open so that the next run sends it (or its
 			// resolution) again.
 			if resolved {
 				next.Open[ev.Check.Name] = prev.Open[ev.Check.Name]
-			} else {
+			} else if ev.Check.Status != 0 {
 				next.Open[ev.Check.Name] = int(ev.Check.Status)
 			}
 		case resolved:

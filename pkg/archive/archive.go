@@ -46,8 +46,27 @@ type Writer struct {
 	// MaxSize starts a new segment once a file would exceed it.
 	MaxSize int64
 	// KeepDays deletes files whose day is older than this many days
-	// (0 keeps everything).
+	// before now (0 keeps everything).
 	KeepDays int
+	// Now is the clock for retention; nil means time.Now.
+	Now func() time.Time
+}
+
+// EventTime turns a Sensu event timestamp into a time. Event timestamps
+// are seconds, but a producer that wrote milliseconds, microseconds or
+// nanoseconds is detected by magnitude rather than trusted, so that such
+// an event lands on its real day instead of the year 56886.
+func EventTime(ts int64) time.Time {
+	switch {
+	case ts > 1e17 || ts < -1e17:
+		return time.Unix(0, ts)
+	case ts > 1e14 || ts < -1e14:
+		return time.UnixMicro(ts)
+	case ts > 1e11 || ts < -1e11:
+		return time.UnixMilli(ts)
+	default:
+		return time.Unix(ts, 0)
+	}
 }
 
 var segmentName = regexp.MustCompile(`^events-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$`)
@@ -82,6 +101,9 @@ func (w *Writer) Append(ctx context.Context, line []byte, t time.Time) (string, 
 	defer unlock()
 
 	day := t.UTC().Format(time.DateOnly)
+	if len(day) != len(time.DateOnly) {
+		return "", fmt.Errorf("event time %s is outside the years 0000-9999", t.UTC())
+	}
 	segs, err := segments(w.Dir)
 	if err != nil {
 		return "", err
@@ -109,7 +131,11 @@ func (w *Writer) Append(ctx context.Context, line []byte, t time.Time) (string, 
 		return "", err
 	}
 	if w.KeepDays > 0 {
-		if err := w.prune(segs, t); err != nil {
+		now := time.Now
+		if w.Now != nil {
+			now = w.Now
+		}
+		if err := w.prune(segs, now()); err != nil {
 			return path, err
 		}
 	}

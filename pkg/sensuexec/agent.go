@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
 )
 
@@ -62,28 +63,30 @@ func Environment(base []string, assetBins []string, envVars []string) []string {
 	}
 	vars := map[string]string{}
 	var order []string
-	set := func(kv string) {
+	// set assigns a variable; for the path lists Sensu prepends instead,
+	// so that an asset's bin directory and a check's own PATH both stay.
+	set := func(kv string, prepend bool) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return
 		}
-		if _, seen := vars[k]; !seen {
+		old, seen := vars[k]
+		if !seen {
 			order = append(order, k)
+		}
+		if prepend && old != "" && (k == "PATH" || k == "CPATH" || k == "LD_LIBRARY_PATH") {
+			v += string(filepath.ListSeparator) + old
 		}
 		vars[k] = v
 	}
 	for _, kv := range base {
-		set(kv)
+		set(kv, false)
 	}
 	if len(assetBins) > 0 {
-		path := strings.Join(assetBins, string(filepath.ListSeparator))
-		if old := vars["PATH"]; old != "" {
-			path += string(filepath.ListSeparator) + old
-		}
-		set("PATH=" + path)
+		set("PATH="+strings.Join(assetBins, string(filepath.ListSeparator)), true)
 	}
 	for _, kv := range envVars {
-		set(kv)
+		set(kv, true)
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {
@@ -229,8 +232,8 @@ func (api *EventsAPI) prepare(event *corev2.Event) error {
 	if event == nil {
 		return fmt.Errorf("an event must be provided")
 	}
-	if !event.HasCheck() {
-		return fmt.Errorf("check has not been instantiated for this event")
+	if !event.HasCheck() && !event.HasMetrics() {
+		return fmt.Errorf("event must contain a check or metrics")
 	}
 	agent := api.Agent
 	if agent == nil {
@@ -241,20 +244,26 @@ func (api *EventsAPI) prepare(event *corev2.Event) error {
 	if event.Timestamp == 0 {
 		event.Timestamp = now
 	}
-	if event.Check.Interval == 0 {
-		event.Check.Interval = 1
-	}
-	if event.Check.Namespace == "" {
-		event.Check.Namespace = ent.Namespace
+	if len(event.ID) == 0 {
+		id := uuid.New()
+		event.ID = id[:]
 	}
 	if event.Namespace == "" {
 		event.Namespace = ent.Namespace
 	}
-	if event.Check.Executed == 0 {
-		event.Check.Executed = now
-	}
-	if err := event.Check.Validate(); err != nil {
-		return err
+	if event.HasCheck() {
+		if event.Check.Interval == 0 {
+			event.Check.Interval = 1
+		}
+		if event.Check.Namespace == "" {
+			event.Check.Namespace = ent.Namespace
+		}
+		if event.Check.Executed == 0 {
+			event.Check.Executed = now
+		}
+		if err := event.Check.Validate(); err != nil {
+			return err
+		}
 	}
 	if event.Entity == nil || event.Entity.Name == ent.Name {
 		event.Entity = ent

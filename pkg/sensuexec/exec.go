@@ -110,9 +110,10 @@ func Execute(ctx context.Context, req Request) (Response, error) {
 	if req.Input != "" {
 		cmd.Stdin = bytes.NewBufferString(req.Input)
 	}
-	if req.Timeout > 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
+	// sensu-agent makes a process group only when a timeout is set; one is
+	// made always here, so that cancelling the context (which Sensu does
+	// not do) can also kill every process of the command.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		resp.Status = FallbackStatus

@@ -267,6 +267,9 @@ func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send 
 			}
 		case IsPermanent(e):
 			out.Dead++
+			if out.Err == nil {
+				out.Err = e
+			}
 			if err := s.Bury(p.Name, p.Data, e); err != nil {
 				hard = append(hard, err)
 			}
@@ -284,6 +287,9 @@ func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send 
 		out.Delivered++
 	case IsPermanent(e):
 		out.Dead++
+		if out.Err == nil {
+			out.Err = e
+		}
 		if err := s.Bury("", event, e); err != nil {
 			hard = append(hard, err)
 		}
