@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -224,11 +223,35 @@ func (f Finding) Occurrences() int {
 // object is the same finding, whatever its message says this time.
 func (f Finding) Key() string { return f.Rule + "\x00" + f.Object }
 
-// Clone returns a deep copy of the finding's slices and maps.
+// Clone returns a deep copy of the finding, nested attribute maps and
+// lists included.
 func (f Finding) Clone() Finding {
 	f.Changed = slices.Clone(f.Changed)
-	f.Attrs = maps.Clone(f.Attrs)
+	if f.Attrs != nil {
+		f.Attrs = deepCopy(f.Attrs).(map[string]any)
+	}
 	return f
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = deepCopy(e)
+		}
+		return s
+	case []string:
+		return slices.Clone(x)
+	default:
+		return v
+	}
 }
 
 // SortBySeverity orders findings most severe first, then by rule and

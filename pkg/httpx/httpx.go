@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -180,7 +181,10 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 }
 
 // StandardClient returns an *http.Client that retries, for libraries that
-// take one (go-pagerduty, go-elasticsearch). Its errors are redacted too.
+// take one (go-pagerduty, go-elasticsearch). The transport's errors are
+// redacted, but http.Client wraps them in a *url.Error that repeats the
+// request URL (password masked, path and query not): pass errors that
+// reach a user through RedactError.
 func (c *Client) StandardClient() *http.Client {
 	return &http.Client{Transport: &redactingTransport{rt: &retryablehttp.RoundTripper{Client: c.rc}, redact: c.redact}}
 }
@@ -188,6 +192,10 @@ func (c *Client) StandardClient() *http.Client {
 // Redact exposes the client's redactor for callers that build their own
 // messages from responses.
 func (c *Client) Redact(s string) string { return c.redact.Redact(s) }
+
+// RedactError returns err with every credential masked, keeping
+// errors.Is and errors.As working.
+func (c *Client) RedactError(err error) error { return c.redact.Error(err) }
 
 type redactingTransport struct {
 	rt     http.RoundTripper
@@ -233,10 +241,18 @@ func Backoff(maxRetryAfter time.Duration) retryablehttp.Backoff {
 	return func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) {
 			if d, ok := RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				return min(d, maxRetryAfter)
+				return max(min(d, maxRetryAfter), 0)
 			}
 		}
-		wait := minWait << min(attempt, 30)
+		// minWait·2^attempt, without overflowing: stop doubling at maxWait.
+		wait := minWait
+		for range min(attempt, 62) {
+			if wait >= maxWait/2 {
+				wait = maxWait
+				break
+			}
+			wait *= 2
+		}
 		if wait <= 0 || wait > maxWait {
 			wait = maxWait
 		}
@@ -252,6 +268,11 @@ func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if s < 0 {
 			return 0, false
+		}
+		// A value past what a Duration holds would overflow into a
+		// negative wait; it means "much later", which the caller caps.
+		if s > int64(math.MaxInt64/time.Second) {
+			return time.Duration(math.MaxInt64), true
 		}
 		return time.Duration(s) * time.Second, true
 	}

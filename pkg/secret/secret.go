@@ -6,6 +6,9 @@
 // type, it can be the value of a sensu.PluginConfigOption, so a plugin's
 // options table declares a secret the same way the Sensu SDK does.
 //
+// A String inside a struct is masked only when the field is exported: fmt
+// cannot call methods on unexported fields and prints them raw.
+//
 // A Redactor scrubs known secret values (and credentials embedded in URLs)
 // from free text such as an upstream error message, which may echo a
 // request back.
@@ -65,8 +68,9 @@ func (s String) Format(f fmt.State, verb rune) {
 // MarshalJSON implements json.Marshaler with the mask.
 func (s String) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
 
-// MarshalText implements encoding.TextMarshaler with the mask; it keeps the
-// value out of YAML and map keys too.
+// MarshalText implements encoding.TextMarshaler with the mask, for YAML
+// and other encoders. encoding/json writes map keys of a string kind as
+// they are, without calling it: never key a map by a secret.
 func (s String) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // LogValue implements slog.LogValuer with the mask.
@@ -117,11 +121,14 @@ func (r *Redactor) Add(values ...string) {
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
 }
 
-// urlUserinfo matches the userinfo part of an absolute URL.
-var urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]*):([^/@\s]*)@`)
+// urlUserinfo matches the userinfo part of an absolute URL: a user and
+// password, or a token alone (https://TOKEN@host). The password may hold
+// an unescaped "@": the last "@" before the host ends it.
+var urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)(?:([^/@\s:]*):([^/\s]*)|([^/@\s:]+))@`)
 
-// sensitiveQuery matches query parameters that commonly carry credentials.
-var sensitiveQuery = regexp.MustCompile(`(?i)([?&](?:access_token|api_key|apikey|auth|key|password|passwd|routing_key|secret|sig|signature|token|u|p)=)([^&\s"']+)`)
+// sensitiveQuery matches query parameters that commonly carry credentials;
+// the value stops before a trailing ":" (an error's separator).
+var sensitiveQuery = regexp.MustCompile(`(?i)([?&](?:access_token|api_key|apikey|auth|key|password|passwd|routing_key|secret|sig|signature|token|u|p)=)([^&\s"']*[^&\s"':])`)
 
 // Redact returns text with registered values, URL passwords and
 // credential-like query parameters replaced by the mask.
@@ -135,7 +142,13 @@ func (r *Redactor) Redact(text string) string {
 			}
 		}
 	}
-	text = urlUserinfo.ReplaceAllString(text, "${1}${2}:"+Mask+"@")
+	text = urlUserinfo.ReplaceAllStringFunc(text, func(m string) string {
+		g := urlUserinfo.FindStringSubmatch(m)
+		if g[4] != "" {
+			return g[1] + Mask + "@"
+		}
+		return g[1] + g[2] + ":" + Mask + "@"
+	})
 	return sensitiveQuery.ReplaceAllString(text, "${1}"+Mask)
 }
 
