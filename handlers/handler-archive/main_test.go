@@ -53,7 +53,7 @@ func TestArchivesEachEventAsOneLineOnItsOwnDay(t *testing.T) {
 		fi, err := os.Stat(path)
 		require.NoError(t, err)
 		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
-		b, err := os.ReadFile(path) //nolint:gosec // test file
+		b, err := os.ReadFile(path)
 		require.NoError(t, err)
 		require.Equal(t, want, strings.Count(string(b), "\n"))
 	}
@@ -132,7 +132,7 @@ func TestRepairsAPartialLineLeftByAKilledWriter(t *testing.T) {
 	ts := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	require.Equal(t, 0, h.Handle("handler-archive --dir "+testutil.Shell(dir), eventAt(ts, "before")).Status)
 	path := filepath.Join(dir, "events-2026-03-04.jsonl")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0) //nolint:gosec // test file
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	require.NoError(t, err)
 	_, err = f.WriteString(`{"timestamp":1772600767,"entity":{"meta`)
 	require.NoError(t, err)

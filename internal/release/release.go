@@ -112,7 +112,7 @@ func Plugins(root string) ([]Plugin, error) {
 // files for the target, using go list (no compilation). A plugin that
 // only builds on Linux says so with build constraints.
 func Supports(ctx context.Context, root string, p Plugin, t Target) (bool, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-f", "{{if .Incomplete}}incomplete{{end}}{{if .Error}}error{{end}}", "./"+p.Dir)
+	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-f", "{{if .Incomplete}}incomplete{{end}}{{if .Error}}error{{end}}", "./"+p.Dir) //nolint:gosec // the module's own package path
 	cmd.Dir = root
 	cmd.Env = t.env()
 	out, err := cmd.CombinedOutput()
@@ -257,7 +257,7 @@ func (b Build) Run(ctx context.Context) (map[string][]Asset, error) {
 const SuiteName = "vigil"
 
 func (b Build) compile(ctx context.Context, p Plugin, t Target, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", LDFlags(b.Version, b.Commit, b.Date), "-o", out, "./"+p.Dir)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", LDFlags(b.Version, b.Commit, b.Date), "-o", out, "./"+p.Dir) //nolint:gosec // the module's own package
 	cmd.Dir = b.Root
 	cmd.Env = t.env()
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -285,7 +285,7 @@ func ChecksumsName(name, version string) string {
 func (b Build) pack(name string, t Target, entries []entry) (Asset, error) {
 	slices.SortFunc(entries, func(x, y entry) int { return strings.Compare(x.name, y.name) })
 	var buf bytes.Buffer
-	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	gz, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return Asset{}, err
 	}

@@ -17,51 +17,50 @@ import (
 	"github.com/vigil-sec/vigil/pkg/testutil"
 )
 
+// TestAssetTarballRunsItsBinary runs the real release tool (make assets)
+// for this machine's platform, as a separate process: compressing tens of
+// megabytes inside a race-instrumented test would take minutes.
 func TestAssetTarballRunsItsBinary(t *testing.T) {
 	t.Parallel()
 	root, err := testutil.ModuleRoot()
 	require.NoError(t, err)
+	tool := filepath.Join(testutil.BuildPackages(t, "./tools/release"), "release")
 	host := Target{OS: runtime.GOOS, Arch: runtime.GOARCH}
-	build := func(out string) map[string][]Asset {
-		assets, err := Build{Root: root, Out: out, Version: "9.8.7", Commit: "c0ffee1", Date: "2026-11-23T00:00:00Z",
-			URLBase: "https://assets.example/vigil/9.8.7", Targets: []Target{host}}.Run(t.Context())
-		require.NoError(t, err)
-		return assets
+	build := func(out string) {
+		cmd := exec.Command(tool, "--host-only", "--version", "9.8.7", "--commit", "c0ffee1", "--date", "2026-11-23T00:00:00Z",
+			"--url-base", "https://assets.example/vigil/9.8.7", "--out", out)
+		cmd.Dir = root
+		msg, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", msg)
 	}
 	out := t.TempDir()
-	assets := build(out)
+	build(out)
 	plugins, err := Plugins(root)
 	require.NoError(t, err)
-	require.Len(t, assets, len(plugins)+1, "one asset per binary and the suite")
-
-	for _, name := range []string{"handler-archive", SuiteName} {
-		a := assets[name]
-		require.Len(t, a, 1)
-		require.Equal(t, name+"_9.8.7_"+host.Suffix()+".tar.gz", a[0].File)
-		tarball, err := os.ReadFile(filepath.Join(out, a[0].File))
-		require.NoError(t, err)
-
-		sums, err := os.ReadFile(filepath.Join(out, ChecksumsName(name, "9.8.7")))
-		require.NoError(t, err)
+	sums := map[string]string{}
+	for _, name := range append([]string{SuiteName}, pluginNames(plugins)...) {
+		file := FileName(name, "9.8.7", host)
+		tarball := mustRead(t, filepath.Join(out, file))
 		sum := sha512.Sum512(tarball)
-		require.Equal(t, hex.EncodeToString(sum[:])+"  "+a[0].File+"\n", string(sums))
-
-		files, modes, err := ReadAll(bytes.NewReader(tarball))
-		require.NoError(t, err)
-		for _, f := range []string{"bin/handler-archive", "LICENSE", "README.md", "CHANGELOG.md"} {
-			require.Contains(t, files, f)
-		}
-		require.Equal(t, int64(0o755), modes["bin/handler-archive"])
-
-		// Unpack as the agent does and run the binary from bin/.
-		dir := t.TempDir()
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "handler-archive"), files["bin/handler-archive"], 0o755)) //nolint:gosec // an executable
-		got, err := exec.Command(filepath.Join(dir, "bin", "handler-archive"), "version").Output()
-		require.NoError(t, err)
-		require.Equal(t, "handler-archive 9.8.7 (commit c0ffee1, built 2026-11-23T00:00:00Z)\n", string(got))
+		sums[name] = hex.EncodeToString(sum[:])
+		require.Equal(t, sums[name]+"  "+file+"\n", string(mustRead(t, filepath.Join(out, ChecksumsName(name, "9.8.7")))))
 	}
-	suite, _, err := ReadAll(bytes.NewReader(mustRead(t, filepath.Join(out, assets[SuiteName][0].File))))
+
+	tarball := mustRead(t, filepath.Join(out, FileName("handler-archive", "9.8.7", host)))
+	files, modes, err := ReadAll(bytes.NewReader(tarball))
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"bin/handler-archive", "LICENSE", "README.md", "CHANGELOG.md"}, keys(files))
+	require.Equal(t, int64(0o755), modes["bin/handler-archive"])
+
+	// Unpack as the agent does and run the binary from bin/.
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "handler-archive"), files["bin/handler-archive"], 0o755))
+	got, err := exec.Command(filepath.Join(dir, "bin", "handler-archive"), "version").Output()
+	require.NoError(t, err)
+	require.Equal(t, "handler-archive 9.8.7 (commit c0ffee1, built 2026-11-23T00:00:00Z)\n", string(got))
+
+	suite, _, err := ReadAll(bytes.NewReader(mustRead(t, filepath.Join(out, FileName(SuiteName, "9.8.7", host)))))
 	require.NoError(t, err)
 	for _, p := range plugins {
 		require.Contains(t, suite, "bin/"+p.Name, "the suite holds every binary")
@@ -71,17 +70,35 @@ func TestAssetTarballRunsItsBinary(t *testing.T) {
 	r, err := sensuexec.LoadResources(filepath.Join(out, "handler-archive_9.8.7_asset.yml"))
 	require.NoError(t, err)
 	require.Len(t, r.Assets, 1)
-	require.Equal(t, assets["handler-archive"][0].SHA512, r.Assets[0].Builds[0].Sha512)
-	require.Equal(t, "https://assets.example/vigil/9.8.7/"+assets["handler-archive"][0].File, r.Assets[0].Builds[0].URL)
+	require.Equal(t, sums["handler-archive"], r.Assets[0].Builds[0].Sha512)
+	require.Equal(t, "https://assets.example/vigil/9.8.7/"+FileName("handler-archive", "9.8.7", host), r.Assets[0].Builds[0].URL)
 
 	// Tarballs are reproducible.
-	again := build(t.TempDir())
-	require.Equal(t, assets["handler-archive"][0].SHA512, again["handler-archive"][0].SHA512)
+	again := t.TempDir()
+	build(again)
+	second := sha512.Sum512(mustRead(t, filepath.Join(again, FileName("handler-archive", "9.8.7", host))))
+	require.Equal(t, sums["handler-archive"], hex.EncodeToString(second[:]))
+}
+
+func pluginNames(ps []Plugin) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // test output
+	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
 }

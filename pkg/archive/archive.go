@@ -108,7 +108,7 @@ func (w *Writer) Append(ctx context.Context, line []byte, t time.Time) (string, 
 	if err != nil {
 		return "", err
 	}
-	cur := segment{day: day, name: fileName(day, 0)}
+	cur := segment{name: fileName(day, 0)}
 	for _, s := range segs {
 		if s.day == day && s.index >= cur.index {
 			cur = s

@@ -47,13 +47,13 @@ func (k Kind) String() string {
 type Scope int
 
 const (
-	// NoAnnotation: flags and environment only. The zero value, so that
+	// NoAnnotation means flags and environment only. The zero value, so that
 	// overrides are allow-listed option by option.
 	NoAnnotation Scope = iota
-	// CheckAnnotation: the check's annotations, which whoever may edit the
+	// CheckAnnotation allows the check's annotations, which whoever may edit the
 	// check definition controls (backend RBAC).
 	CheckAnnotation
-	// AnyAnnotation: the check's annotations, then the entity's. Entity
+	// AnyAnnotation allows the check's annotations, then the entity's. Entity
 	// annotations come from the agent's own configuration, so a
 	// compromised host controls them; only General options may use this
 	// scope.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -36,6 +37,12 @@ type Plugin[C any] struct {
 	// options, such as printing a built-in policy. Each returns the exit
 	// code.
 	Subcommands map[string]func(stdio IO, args []string) int
+}
+
+// defaultTimeout is PluginConfig.Timeout, in seconds, as a duration.
+func (p Plugin[C]) defaultTimeout() time.Duration {
+	const most = uint64(math.MaxInt64 / int64(time.Second))
+	return time.Duration(min(p.Timeout, most)) * time.Second //nolint:gosec // bounded just above
 }
 
 // Env is what the runtime hands a plugin besides its configuration.
@@ -194,7 +201,7 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 		}
 	}
 	var err error
-	opts := append(s.p.Options(s.cfg), s.com.options(s.k, time.Duration(s.p.Timeout)*time.Second)...)
+	opts := append(s.p.Options(s.cfg), s.com.options(s.k, s.p.defaultTimeout())...)
 	if s.opts, err = newOptionSet(s.p.Name, s.p.Keyspace, opts); err != nil {
 		return s.errOut("invalid options table: " + err.Error()), true
 	}
@@ -400,7 +407,7 @@ func (s *setup[C]) printOptions(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return s.errOut(err.Error())
 	}
-	opts := append(s.p.Options(new(C)), s.com.options(s.k, time.Duration(s.p.Timeout)*time.Second)...)
+	opts := append(s.p.Options(new(C)), s.com.options(s.k, s.p.defaultTimeout())...)
 	set, err := newOptionSet(s.p.Name, s.p.Keyspace, opts)
 	if err != nil {
 		return s.errOut("invalid options table: " + err.Error())

@@ -104,7 +104,7 @@ func (a *Agent) RunCheck(ctx context.Context, cfg *corev2.CheckConfig) (*corev2.
 	req := Request{
 		Command: cfg.Command,
 		Env:     Environment(a.Env, a.AssetBins, cfg.EnvVars),
-		Timeout: int(cfg.Timeout), //nolint:gosec // seconds
+		Timeout: int(cfg.Timeout),
 		Dir:     a.Dir,
 	}
 	if cfg.Stdin {

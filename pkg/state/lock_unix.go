@@ -9,7 +9,7 @@ import (
 )
 
 func tryLock(f *os.File) (bool, error) {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) //nolint:gosec // Fd fits in int on every unix
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return false, nil
 	}
@@ -17,5 +17,5 @@ func tryLock(f *os.File) (bool, error) {
 }
 
 func unlockFile(f *os.File) error {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:gosec // Fd fits in int on every unix
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }

@@ -9,19 +9,19 @@ import (
 
 	"github.com/sensu/sensu-plugin-sdk/sensu"
 
-	"github.com/vigil-sec/vigil/internal/testplugins/common"
+	"github.com/vigil-sec/vigil/internal/testplugins/fixture"
 	"github.com/vigil-sec/vigil/pkg/finding"
 	"github.com/vigil-sec/vigil/pkg/plugin"
 )
 
 func main() {
-	os.Exit(plugin.RunCheck(context.Background(), plugin.Check[common.Config]{
-		Plugin: plugin.Plugin[common.Config]{
+	os.Exit(plugin.RunCheck(context.Background(), plugin.Check[fixture.Config]{
+		Plugin: plugin.Plugin[fixture.Config]{
 			PluginConfig: sensu.PluginConfig{Name: "check-fixture", Short: "test check", Keyspace: "vigil.io/check-fixture"},
-			Options:      common.Options,
+			Options:      fixture.Options,
 		},
-		Run: func(ctx context.Context, c *common.Config, env *plugin.Env) (plugin.Result, error) {
-			if err := common.Work(ctx, c, env); err != nil {
+		Run: func(ctx context.Context, c *fixture.Config, env *plugin.Env) (plugin.Result, error) {
+			if err := fixture.Work(ctx, c, env); err != nil {
 				return plugin.Result{}, err
 			}
 			var r plugin.Result

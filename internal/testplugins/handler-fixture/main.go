@@ -9,18 +9,18 @@ import (
 
 	"github.com/sensu/sensu-plugin-sdk/sensu"
 
-	"github.com/vigil-sec/vigil/internal/testplugins/common"
+	"github.com/vigil-sec/vigil/internal/testplugins/fixture"
 	"github.com/vigil-sec/vigil/pkg/plugin"
 )
 
 func main() {
-	os.Exit(plugin.RunHandler(context.Background(), plugin.Handler[common.Config]{
-		Plugin: plugin.Plugin[common.Config]{
+	os.Exit(plugin.RunHandler(context.Background(), plugin.Handler[fixture.Config]{
+		Plugin: plugin.Plugin[fixture.Config]{
 			PluginConfig: sensu.PluginConfig{Name: "handler-fixture", Short: "test handler", Keyspace: "vigil.io/handler-fixture"},
-			Options:      common.Options,
+			Options:      fixture.Options,
 		},
-		Handle: func(ctx context.Context, c *common.Config, env *plugin.Env) error {
-			if err := common.Work(ctx, c, env); err != nil {
+		Handle: func(ctx context.Context, c *fixture.Config, env *plugin.Env) error {
+			if err := fixture.Work(ctx, c, env); err != nil {
 				return err
 			}
 			if c.Out == "" {

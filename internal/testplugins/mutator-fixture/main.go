@@ -11,18 +11,18 @@ import (
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
 	"github.com/sensu/sensu-plugin-sdk/sensu"
 
-	"github.com/vigil-sec/vigil/internal/testplugins/common"
+	"github.com/vigil-sec/vigil/internal/testplugins/fixture"
 	"github.com/vigil-sec/vigil/pkg/plugin"
 )
 
 func main() {
-	os.Exit(plugin.RunMutator(context.Background(), plugin.Mutator[common.Config]{
-		Plugin: plugin.Plugin[common.Config]{
+	os.Exit(plugin.RunMutator(context.Background(), plugin.Mutator[fixture.Config]{
+		Plugin: plugin.Plugin[fixture.Config]{
 			PluginConfig: sensu.PluginConfig{Name: "mutator-fixture", Short: "test mutator", Keyspace: "vigil.io/mutator-fixture"},
-			Options:      common.Options,
+			Options:      fixture.Options,
 		},
-		Mutate: func(ctx context.Context, c *common.Config, env *plugin.Env) (*corev2.Event, error) {
-			if err := common.Work(ctx, c, env); err != nil {
+		Mutate: func(ctx context.Context, c *fixture.Config, env *plugin.Env) (*corev2.Event, error) {
+			if err := fixture.Work(ctx, c, env); err != nil {
 				return nil, err
 			}
 			ev := env.Event
