@@ -66,3 +66,7 @@ assets: ## build Sensu asset tarballs, checksums and Asset definitions into dist
 .PHONY: clean
 clean: ## remove build output
 	rm -rf bin dist .demo
+
+.PHONY: bench-fim
+bench-fim: ## benchmark check-file-integrity against AIDE, Tripwire, Samhain and sha256sum (root; installs them)
+	@scripts/bench/fim.sh

@@ -16,8 +16,11 @@ import (
 
 func TestSensuExamplesAreValidAndTheirCommandsParse(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("*", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join("sensu", "*.yaml"))
 	require.NoError(t, err)
+	demo, err := filepath.Glob(filepath.Join("demo", "resources", "*.yaml"))
+	require.NoError(t, err)
+	files = append(files, demo...)
 	require.NotEmpty(t, files)
 	h := testutil.New(t)
 	for _, f := range files {

@@ -147,6 +147,16 @@ func (r *Resources) addOne(j []byte) error {
 	return nil
 }
 
+// Check returns the named check, or nil.
+func (r *Resources) Check(name string) *corev2.CheckConfig {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
 // Mutator returns the named mutator, or nil.
 func (r *Resources) Mutator(name string) *corev2.Mutator {
 	for _, m := range r.Mutators {

@@ -1,14 +1,18 @@
 // Command demo runs Vigil the way a Sensu installation would, on the
 // sample data in examples/demo, without any server (make demo): each
-// CheckConfig of examples/demo/*.yaml runs as sensu-agent would run it,
+// CheckConfig of examples/demo/resources runs as sensu-agent would run it,
 // and its event goes through the pipelines the check names, as
-// sensu-backend would route it, to handler-archive. It prints what
-// happened at each step.
+// sensu-backend would route it, to handler-archive. examples/demo/story.yaml
+// orders the steps and says what happens between them; the Sensu
+// resources are in examples/demo/resources. It prints what happened at
+// each step.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -19,6 +23,7 @@ import (
 	"time"
 
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
+	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-sec/vigil/pkg/archive"
 	"github.com/vigil-sec/vigil/pkg/sensuexec"
@@ -51,7 +56,7 @@ func run(ctx context.Context, bin, examples, work string) error {
 		return err
 	}
 	res := &sensuexec.Resources{}
-	files, _ := filepath.Glob(filepath.Join(examples, "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(examples, "resources", "*.yaml"))
 	sort.Strings(files)
 	for _, f := range files {
 		r, err := sensuexec.LoadResources(f)
@@ -67,11 +72,71 @@ func run(ctx context.Context, bin, examples, work string) error {
 	agent := &sensuexec.Agent{Env: env, AssetBins: []string{bin}, Dir: work}
 	backend := &sensuexec.Backend{Env: env, AssetBins: []string{bin}, Dir: work}
 	fmt.Printf("Vigil demo: %d checks, %d pipelines, working in %s\n", len(res.Checks), len(res.Pipelines), work)
-	if len(res.Checks) == 0 {
-		fmt.Println("no checks in", examples)
+	steps, err := loadScenario(filepath.Join(examples, "story.yaml"), res)
+	if err != nil {
+		return err
 	}
-	for _, check := range res.Checks {
-		fmt.Printf("\n$ %s\n", check.Command)
+	for i, st := range steps {
+		if st.Say != "" {
+			fmt.Printf("\n%d. %s\n", i+1, st.Say)
+		}
+		if st.Run != "" {
+			resp, err := sensuexec.Execute(ctx, sensuexec.Request{Command: "set -e\n" + st.Run, Env: env, Dir: work, Timeout: 60})
+			if err != nil || resp.Status != 0 {
+				return fmt.Errorf("step %d: %w: %s", i+1, errors.Join(err, fmt.Errorf("exit %d", resp.Status)), resp.Output)
+			}
+		}
+		if st.Check == "" {
+			continue
+		}
+		check := res.Check(st.Check)
+		if check == nil {
+			return fmt.Errorf("step %d: no CheckConfig %q in %s", i+1, st.Check, examples)
+		}
+		if err := runCheck(ctx, agent, backend, res, check); err != nil {
+			return err
+		}
+	}
+	return summarize(filepath.Join(work, "archive"))
+}
+
+// step is one step of examples/demo/story.yaml.
+type step struct {
+	Say   string `yaml:"say"`
+	Run   string `yaml:"run"`
+	Check string `yaml:"check"`
+}
+
+// loadScenario reads the steps; without a scenario every check runs once,
+// in file order.
+func loadScenario(path string, res *sensuexec.Resources) ([]step, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		var steps []step
+		for _, c := range res.Checks {
+			steps = append(steps, step{Check: c.Name})
+		}
+		return steps, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sc struct {
+		Steps []step `yaml:"steps"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sc.Steps, nil
+}
+
+// runCheck runs one check as the agent would and routes its event as the
+// backend would, printing both.
+func runCheck(ctx context.Context, agent *sensuexec.Agent, backend *sensuexec.Backend, res *sensuexec.Resources, check *corev2.CheckConfig) error {
+	{
+		fmt.Printf("   $ %s\n", check.Command)
 		ev, _, err := agent.RunCheck(ctx, check)
 		if err != nil {
 			return fmt.Errorf("check %s: %w", check.Name, err)
@@ -80,9 +145,13 @@ func run(ctx context.Context, bin, examples, work string) error {
 			return fmt.Errorf("check %s produced an invalid event: %w", check.Name, err)
 		}
 		for _, line := range strings.Split(strings.TrimRight(ev.Check.Output, "\n"), "\n") {
-			fmt.Println("  " + line)
+			// Perfdata is for machines: show the status line without it.
+			if i := strings.Index(line, " | "); i > 0 {
+				line = line[:i]
+			}
+			fmt.Println("     " + line)
 		}
-		fmt.Printf("  -> exit %d; event %s/%s", ev.Check.Status, ev.Entity.Name, ev.Check.Name)
+		fmt.Printf("   -> exit %d; event %s/%s", ev.Check.Status, ev.Entity.Name, ev.Check.Name)
 		if ev.Metrics != nil {
 			fmt.Printf(" with %d metric points", len(ev.Metrics.Points))
 		}
@@ -92,15 +161,15 @@ func run(ctx context.Context, bin, examples, work string) error {
 			case r.Err != nil:
 				return fmt.Errorf("pipeline %s, workflow %s: %w", r.Pipeline, r.Workflow, r.Err)
 			case r.Filtered:
-				fmt.Printf("  -> pipeline %s/%s: filtered out\n", r.Pipeline, r.Workflow)
+				fmt.Printf("   -> pipeline %s/%s: filtered out\n", r.Pipeline, r.Workflow)
 			case r.Response.Status != 0:
 				return fmt.Errorf("handler %s failed: %s", r.Handler, r.Response.Output)
 			default:
-				fmt.Printf("  -> pipeline %s/%s: handler %s delivered it\n", r.Pipeline, r.Workflow, r.Handler)
+				fmt.Printf("   -> pipeline %s/%s: handler %s delivered it\n", r.Pipeline, r.Workflow, r.Handler)
 			}
 		}
 	}
-	return summarize(filepath.Join(work, "archive"))
+	return nil
 }
 
 // summarize prints what the archive holds.
@@ -150,9 +219,9 @@ func copyTree(src, dst string) error {
 		rel, _ := filepath.Rel(src, path)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			return os.MkdirAll(target, 0o755) //nolint:gosec // demo data
+			return os.MkdirAll(target, 0o755)
 		}
-		b, err := os.ReadFile(path) //nolint:gosec // demo data
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}

@@ -54,11 +54,11 @@ func run(ctx context.Context, root, bin string, write bool) ([]string, error) {
 	files := map[string][]byte{}
 	for _, p := range plugins {
 		readmePath := filepath.Join(p.Dir, "README.md")
-		old, err := os.ReadFile(filepath.Join(root, readmePath)) //nolint:gosec // repository file
+		old, err := os.ReadFile(filepath.Join(root, readmePath))
 		if err != nil {
 			return nil, fmt.Errorf("%s has no README.md (see CONTRIBUTING.md)", p.Dir)
 		}
-		table, err := exec.CommandContext(ctx, filepath.Join(bin, p.Name), "options", "--format", "markdown").Output() //nolint:gosec // our binary
+		table, err := exec.CommandContext(ctx, filepath.Join(bin, p.Name), "options", "--format", "markdown").Output()
 		if err != nil {
 			return nil, fmt.Errorf("%s options: %w (run make build first)", p.Name, err)
 		}
@@ -83,7 +83,7 @@ func run(ctx context.Context, root, bin string, write bool) ([]string, error) {
 
 	var changed []string
 	for path, want := range files {
-		got, err := os.ReadFile(filepath.Join(root, path)) //nolint:gosec // repository file
+		got, err := os.ReadFile(filepath.Join(root, path))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -92,10 +92,10 @@ func run(ctx context.Context, root, bin string, write bool) ([]string, error) {
 		}
 		changed = append(changed, path)
 		if write {
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755); err != nil { //nolint:gosec // repository folder
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755); err != nil {
 				return nil, err
 			}
-			if err := os.WriteFile(filepath.Join(root, path), want, 0o644); err != nil { //nolint:gosec // repository file
+			if err := os.WriteFile(filepath.Join(root, path), want, 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -118,12 +118,16 @@ func Fill(root, readme, table string) (string, error) {
 	var ferr error
 	readme = exampleBlock.ReplaceAllStringFunc(readme, func(block string) string {
 		path := exampleBlock.FindStringSubmatch(block)[1]
-		b, err := os.ReadFile(filepath.Join(root, path)) //nolint:gosec // repository file
+		b, err := os.ReadFile(filepath.Join(root, path))
 		if err != nil {
 			ferr = fmt.Errorf("example %s: %w", path, err)
 			return block
 		}
-		return "<!-- BEGIN EXAMPLE " + path + " -->\n```yaml\n" + string(b) + "```\n<!-- END EXAMPLE -->"
+		lang := "text"
+		if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
+			lang = "yaml"
+		}
+		return "<!-- BEGIN EXAMPLE " + path + " -->\n```" + lang + "\n" + string(b) + "```\n<!-- END EXAMPLE -->"
 	})
 	return readme, ferr
 }
