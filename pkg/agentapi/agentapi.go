@@ -181,7 +181,7 @@ func (e *Emitter) build(parent *corev2.Event, name string, fs []finding.Finding)
 		groups[k] = append(groups[k], f)
 	}
 	if len(groups) <= e.maxEvents() {
-		return e.events(parent, name, groups, func(fs []finding.Finding) string { return describe(fs[0]) }), false
+		return e.events(parent, name, groups, func(fs []finding.Finding) string { return fs[0].Line() }), false
 	}
 	byRule := map[string][]finding.Finding{}
 	for _, f := range fs {
@@ -189,7 +189,7 @@ func (e *Emitter) build(parent *corev2.Event, name string, fs []finding.Finding)
 		byRule[k] = append(byRule[k], f)
 	}
 	summary := func(fs []finding.Finding) string {
-		return fmt.Sprintf("%d %s findings, e.g. %s", len(fs), fs[0].Rule, describe(fs[0]))
+		return fmt.Sprintf("%d %s findings, e.g. %s", len(fs), fs[0].Rule, fs[0].Line())
 	}
 	if len(byRule) <= e.maxEvents() {
 		return e.events(parent, name, byRule, summary), true
@@ -302,15 +302,3 @@ func sanitize(s string) string {
 }
 
 func sanitizeLabel(s string) string { return sanitize(s) }
-
-// describe renders one finding as an event output line.
-func describe(f finding.Finding) string {
-	s := "[" + f.Severity.String() + "] " + f.Rule
-	if f.Object != "" {
-		s += " " + f.Object
-	}
-	if f.Message != "" {
-		s += ": " + f.Message
-	}
-	return s
-}

@@ -268,7 +268,7 @@ func Scan(parent context.Context, opts Options) (*Result, error) {
 	if err := context.Cause(ctx); err != nil {
 		if parent.Err() != nil {
 			// Stopped from outside (a timeout): say how far it got.
-			return res, fmt.Errorf("%w (after %d entries, %s hashed)", context.Cause(parent), res.Entries, byteCount(res.BytesHashed))
+			return res, fmt.Errorf("%w (after %d entries, %s hashed)", context.Cause(parent), res.Entries, FormatBytes(res.BytesHashed))
 		}
 		return res, err
 	}
@@ -283,13 +283,6 @@ func Scan(parent context.Context, opts Options) (*Result, error) {
 		opts.Progress(Progress{Entries: res.Entries, Files: res.FilesHashed, Bytes: res.BytesHashed})
 	}
 	return res, nil
-}
-
-func byteCount(n int64) string {
-	if n >= 1<<20 {
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // merger pairs walked entries with baseline records, decides what to

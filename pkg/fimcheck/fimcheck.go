@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +137,7 @@ func initBaseline(ctx context.Context, c *Config, opts fim.Options) (plugin.Resu
 		return plugin.Result{}, err
 	}
 	r := result(res, opts)
-	r.Summary = fmt.Sprintf("baseline recorded: %d entries, %s hashed, in %s", res.Recorded, bytesText(res.BytesHashed), c.Baseline)
+	r.Summary = fmt.Sprintf("baseline recorded: %d entries, %s hashed, in %s", res.Recorded, fim.FormatBytes(res.BytesHashed), c.Baseline)
 	r.Notes = append(notes(res, opts, c), r.Notes...)
 	if len(opts.Key) == 0 {
 		r.Notes = append(r.Notes, unsignedNote)
@@ -258,7 +259,7 @@ func notes(res *fim.Result, opts fim.Options, c *Config) []string {
 		if opts.Mode == fim.ModeFast {
 			out = append(out, fmt.Sprintf("mode fast: %d files re-hashed, %d trusted from the baseline (size, mtime, ctime, inode and device unchanged)", res.FilesHashed, res.Trusted))
 		} else {
-			out = append(out, fmt.Sprintf("mode full: %d files re-hashed (%s)", res.FilesHashed, bytesText(res.BytesHashed)))
+			out = append(out, fmt.Sprintf("mode full: %d files re-hashed (%s)", res.FilesHashed, fim.FormatBytes(res.BytesHashed)))
 		}
 		if !res.Baseline.Signed {
 			out = append(out, unsignedNote)
@@ -266,7 +267,7 @@ func notes(res *fim.Result, opts fim.Options, c *Config) []string {
 		if res.PolicyChanged {
 			out = append(out, "the policy changed since the baseline was recorded: run --update once the report is reviewed")
 		}
-		if !sameStrings(res.Baseline.Paths, res.Paths) {
+		if !slices.Equal(res.Baseline.Paths, res.Paths) {
 			out = append(out, "the baseline covers "+strings.Join(res.Baseline.Paths, " ")+"; this run scanned "+strings.Join(res.Paths, " "))
 		}
 	}
@@ -280,18 +281,6 @@ func notes(res *fim.Result, opts fim.Options, c *Config) []string {
 		out = append(out, "paths are relative to the file system at "+c.Root)
 	}
 	return out
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sum(counts [finding.Critical + 1]int) int {
@@ -312,19 +301,6 @@ func bySeverity(res *fim.Result) string {
 	return strings.Join(parts, ", ")
 }
 
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
-}
-
 // progress draws a one-line counter on a terminal.
 func progress(w io.Writer) func(fim.Progress) {
 	start := time.Now()
@@ -334,6 +310,6 @@ func progress(w io.Writer) func(fim.Progress) {
 		if secs > 0 {
 			rate = float64(p.Bytes) / secs / (1 << 20)
 		}
-		fmt.Fprintf(w, "\r%d entries, %d files, %s hashed (%.0f MiB/s)   ", p.Entries, p.Files, bytesText(p.Bytes), rate)
+		fmt.Fprintf(w, "\r%d entries, %d files, %s hashed (%.0f MiB/s)   ", p.Entries, p.Files, fim.FormatBytes(p.Bytes), rate)
 	}
 }

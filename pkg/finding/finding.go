@@ -211,6 +211,18 @@ func (f *Finding) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Line renders the finding for people: "[high] rule object: message".
+func (f Finding) Line() string {
+	line := "[" + f.Severity.String() + "] " + f.Rule
+	if f.Object != "" {
+		line += " " + f.Object
+	}
+	if f.Message != "" {
+		line += ": " + f.Message
+	}
+	return line
+}
+
 // Occurrences is Count with its zero value read as one.
 func (f Finding) Occurrences() int {
 	if f.Count > 0 {

@@ -191,13 +191,7 @@ func writeNagios(w io.Writer, rep Report, maxFindings int) error {
 }
 
 func findingLine(f finding.Finding) string {
-	line := "[" + f.Severity.String() + "] " + f.Rule
-	if f.Object != "" {
-		line += " " + f.Object
-	}
-	if f.Message != "" {
-		line += ": " + f.Message
-	}
+	line := f.Line()
 	if f.Count > 1 {
 		line += " (×" + strconv.Itoa(f.Count) + ")"
 	}

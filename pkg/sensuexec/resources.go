@@ -86,65 +86,47 @@ func (r *Resources) addOne(j []byte) error {
 	if meta.Namespace == "" {
 		meta.Namespace = "default"
 	}
-	decode := func(v interface{ Validate() error }) error {
-		dec := json.NewDecoder(bytes.NewReader(w.Spec))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			return fmt.Errorf("%s %s spec: %w", w.Type, meta.Name, err)
-		}
-		return nil
-	}
-	var v interface{ Validate() error }
+	var err error
 	switch w.Type {
 	case "CheckConfig":
-		c := &corev2.CheckConfig{}
-		if err := decode(c); err != nil {
-			return err
-		}
-		c.ObjectMeta = meta
-		r.Checks, v = append(r.Checks, c), c
+		r.Checks, err = addResource(r.Checks, w, meta)
 	case "Mutator":
-		m := &corev2.Mutator{}
-		if err := decode(m); err != nil {
-			return err
-		}
-		m.ObjectMeta = meta
-		r.Mutators, v = append(r.Mutators, m), m
+		r.Mutators, err = addResource(r.Mutators, w, meta)
 	case "Handler":
-		h := &corev2.Handler{}
-		if err := decode(h); err != nil {
-			return err
-		}
-		h.ObjectMeta = meta
-		r.Handlers, v = append(r.Handlers, h), h
+		r.Handlers, err = addResource(r.Handlers, w, meta)
 	case "Pipeline":
-		p := &corev2.Pipeline{}
-		if err := decode(p); err != nil {
-			return err
-		}
-		p.ObjectMeta = meta
-		r.Pipelines, v = append(r.Pipelines, p), p
+		r.Pipelines, err = addResource(r.Pipelines, w, meta)
 	case "Asset":
-		a := &corev2.Asset{}
-		if err := decode(a); err != nil {
-			return err
-		}
-		a.ObjectMeta = meta
-		r.Assets, v = append(r.Assets, a), a
+		r.Assets, err = addResource(r.Assets, w, meta)
 	case "EventFilter":
-		f := &corev2.EventFilter{}
-		if err := decode(f); err != nil {
-			return err
-		}
-		f.ObjectMeta = meta
-		r.Filters, v = append(r.Filters, f), f
+		r.Filters, err = addResource(r.Filters, w, meta)
 	default:
 		return fmt.Errorf("resource type %q is not supported here", w.Type)
 	}
-	if err := v.Validate(); err != nil {
-		return fmt.Errorf("%s %s is invalid: %w", w.Type, meta.Name, err)
+	return err
+}
+
+// resource is what every core/v2 resource type offers.
+type resource[T any] interface {
+	*T
+	Validate() error
+	SetObjectMeta(corev2.ObjectMeta)
+}
+
+// addResource decodes a spec strictly (unknown fields are errors, as in
+// sensuctl), sets its metadata, validates it and appends it.
+func addResource[T any, P resource[T]](list []*T, w wrapper, meta corev2.ObjectMeta) ([]*T, error) {
+	v := P(new(T))
+	dec := json.NewDecoder(bytes.NewReader(w.Spec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return list, fmt.Errorf("%s %s spec: %w", w.Type, meta.Name, err)
 	}
-	return nil
+	v.SetObjectMeta(meta)
+	if err := v.Validate(); err != nil {
+		return list, fmt.Errorf("%s %s is invalid: %w", w.Type, meta.Name, err)
+	}
+	return append(list, (*T)(v)), nil
 }
 
 // Check returns the named check, or nil.
