@@ -123,7 +123,7 @@ func TestJSONReportsKindAndChangedAttributes(t *testing.T) {
 	require.Equal(t, []string{"mode"}, byObject[root+"/etc/hosts"].changed)
 	require.Equal(t, "fim.removed", byObject[root+"/etc/motd"].rule)
 	require.Equal(t, "removed", byObject[root+"/etc/motd"].kind)
-	require.Contains(t, strings.Join(rep.Notes, "\n"), "mode fast: 1 files re-hashed, 2 trusted from the baseline")
+	require.Contains(t, strings.Join(rep.Notes, "\n"), "mode fast: 1 file re-hashed, 2 trusted from the baseline")
 }
 
 func TestTheBaselineIsProtected(t *testing.T) {

@@ -138,17 +138,3 @@ func (e *Entry) describe() string {
 		return fmt.Sprintf("new %s, mode %04o, owner %d:%d", e.Type, e.Mode, e.UID, e.GID)
 	}
 }
-
-// FormatBytes renders a byte count for people: "973.1 MiB".
-func FormatBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
-}

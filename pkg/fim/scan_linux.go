@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/finding"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 // Mode says which files are re-hashed.
@@ -268,7 +269,7 @@ func Scan(parent context.Context, opts Options) (*Result, error) {
 	if err := context.Cause(ctx); err != nil {
 		if parent.Err() != nil {
 			// Stopped from outside (a timeout): say how far it got.
-			return res, fmt.Errorf("%w (after %d entries, %s hashed)", context.Cause(parent), res.Entries, FormatBytes(res.BytesHashed))
+			return res, fmt.Errorf("%w (after %d entries, %s hashed)", context.Cause(parent), res.Entries, units.Bytes(res.BytesHashed))
 		}
 		return res, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/plugin"
 	"github.com/vigil-sec/vigil/pkg/secret"
 	"github.com/vigil-sec/vigil/pkg/state"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 // Config is check-file-integrity's configuration.
@@ -137,7 +138,7 @@ func initBaseline(ctx context.Context, c *Config, opts fim.Options) (plugin.Resu
 		return plugin.Result{}, err
 	}
 	r := result(res, opts)
-	r.Summary = fmt.Sprintf("baseline recorded: %d entries, %s hashed, in %s", res.Recorded, fim.FormatBytes(res.BytesHashed), c.Baseline)
+	r.Summary = fmt.Sprintf("baseline recorded: %d entries, %s hashed, in %s", res.Recorded, units.Bytes(res.BytesHashed), c.Baseline)
 	r.Notes = append(notes(res, opts, c), r.Notes...)
 	if len(opts.Key) == 0 {
 		r.Notes = append(r.Notes, unsignedNote)
@@ -257,9 +258,9 @@ func notes(res *fim.Result, opts fim.Options, c *Config) []string {
 	var out []string
 	if opts.Baseline != nil {
 		if opts.Mode == fim.ModeFast {
-			out = append(out, fmt.Sprintf("mode fast: %d files re-hashed, %d trusted from the baseline (size, mtime, ctime, inode and device unchanged)", res.FilesHashed, res.Trusted))
+			out = append(out, fmt.Sprintf("mode fast: %s re-hashed, %d trusted from the baseline (size, mtime, ctime, inode and device unchanged)", units.Count(res.FilesHashed, "file"), res.Trusted))
 		} else {
-			out = append(out, fmt.Sprintf("mode full: %d files re-hashed (%s)", res.FilesHashed, fim.FormatBytes(res.BytesHashed)))
+			out = append(out, fmt.Sprintf("mode full: %s re-hashed (%s)", units.Count(res.FilesHashed, "file"), units.Bytes(res.BytesHashed)))
 		}
 		if !res.Baseline.Signed {
 			out = append(out, unsignedNote)
@@ -310,6 +311,6 @@ func progress(w io.Writer) func(fim.Progress) {
 		if secs > 0 {
 			rate = float64(p.Bytes) / secs / (1 << 20)
 		}
-		fmt.Fprintf(w, "\r%d entries, %d files, %s hashed (%.0f MiB/s)   ", p.Entries, p.Files, fim.FormatBytes(p.Bytes), rate)
+		fmt.Fprintf(w, "\r%d entries, %d files, %s hashed (%.0f MiB/s)   ", p.Entries, p.Files, units.Bytes(p.Bytes), rate)
 	}
 }

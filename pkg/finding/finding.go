@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Severity ranks a finding. The zero value is Info.
@@ -115,45 +117,129 @@ type Finding struct {
 // reserved are the JSON keys of the fixed fields; Attrs may not use them.
 var reserved = []string{"rule", "severity", "object", "location", "message", "kind", "changed", "actor", "source", "time", "fingerprint", "count"}
 
-// MarshalJSON writes the finding as one flat object.
+// MarshalJSON writes the finding as one flat object, keys sorted (as
+// encoding/json sorts map keys, which keeps output stable for golden
+// files). It builds the object directly: checks print thousands of
+// findings, and a map per finding made that the largest cost of output.
 func (f Finding) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, 6+len(f.Attrs))
+	type field struct {
+		key string
+		val []byte
+	}
+	fields := make([]field, 0, 6+len(f.Attrs))
+	str := func(k, v string) { fields = append(fields, field{k, appendString(nil, v)}) }
 	for k, v := range f.Attrs {
 		if slices.Contains(reserved, k) {
 			return nil, fmt.Errorf("finding attribute %q collides with a fixed field", k)
 		}
-		m[k] = v
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("finding attribute %q: %w", k, err)
+		}
+		fields = append(fields, field{k, b})
 	}
-	m["rule"] = f.Rule
-	m["severity"] = f.Severity
-	m["object"] = f.Object
-	m["message"] = f.Message
+	sev, err := f.Severity.MarshalText()
+	if err != nil {
+		return nil, err
+	}
+	str("rule", f.Rule)
+	str("severity", string(sev))
+	str("object", f.Object)
+	str("message", f.Message)
 	if f.Location != "" {
-		m["location"] = f.Location
+		str("location", f.Location)
 	}
 	if f.Kind != "" {
-		m["kind"] = f.Kind
+		str("kind", f.Kind)
 	}
 	if len(f.Changed) > 0 {
-		m["changed"] = f.Changed
+		b := []byte{'['}
+		for i, c := range f.Changed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, c)
+		}
+		fields = append(fields, field{"changed", append(b, ']')})
 	}
 	if f.Actor != "" {
-		m["actor"] = f.Actor
+		str("actor", f.Actor)
 	}
 	if f.Source != "" {
-		m["source"] = f.Source
+		str("source", f.Source)
 	}
 	if !f.Time.IsZero() {
-		m["time"] = f.Time.UTC().Format(time.RFC3339Nano)
+		str("time", f.Time.UTC().Format(time.RFC3339Nano))
 	}
 	if f.Fingerprint != "" {
-		m["fingerprint"] = f.Fingerprint
+		str("fingerprint", f.Fingerprint)
 	}
 	if f.Count > 0 {
-		m["count"] = f.Count
+		fields = append(fields, field{"count", strconv.AppendInt(nil, int64(f.Count), 10)})
 	}
-	// encoding/json sorts map keys, which keeps output stable for golden files.
-	return json.Marshal(m)
+	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.key, b.key) })
+	out := make([]byte, 0, 256)
+	out = append(out, '{')
+	for i, fd := range fields {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendString(out, fd.key)
+		out = append(out, ':')
+		out = append(out, fd.val...)
+	}
+	return append(out, '}'), nil
+}
+
+// appendString appends s as a JSON string, escaped exactly as
+// encoding/json escapes it (HTML characters included).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads the flat object written by MarshalJSON; unknown keys

@@ -606,3 +606,15 @@ func TestCloneCopiesNestedAttributes(t *testing.T) {
 	c.Attrs["nested"].(map[string]any)["list"].([]any)[1].(map[string]any)["k"] = "changed"
 	require.Equal(t, "v", f.Attrs["nested"].(map[string]any)["list"].([]any)[1].(map[string]any)["k"])
 }
+
+func TestMarshalJSONEscapesLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"plain", `quote " backslash \ slash /`, "<script>&amp;", "tab\tnew\nline\rcr\x00\x1f", "bad \xff utf8", "line\u2028sep\u2029", "émoji 🙂"} {
+		f := finding.Finding{Rule: "r", Severity: finding.Low, Object: s, Message: s, Attrs: map[string]any{"zz": s}}
+		got, err := json.Marshal(f)
+		require.NoError(t, err)
+		want, err := json.Marshal(map[string]any{"rule": "r", "severity": "low", "object": s, "message": s, "zz": s})
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
+}

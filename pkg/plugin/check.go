@@ -94,6 +94,11 @@ func RunCheck[C any](ctx context.Context, c Check[C], args []string, stdio IO) i
 		if cc.EventsAPI != "" {
 			s.emit(ctx, &rep)
 		}
+		if res.Commit != nil {
+			if err := res.Commit(); err != nil {
+				return Report{}, fmt.Errorf("save state: %w", err)
+			}
+		}
 		return rep, nil
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,6 +37,16 @@ type Result struct {
 	// Notes are extra long-output lines shown after the findings, such as
 	// "mode fast: 12 entries re-hashed".
 	Notes []string
+	// Commit, when set, is called once the result is complete (findings
+	// posted to the events API if asked) and before it is printed: a log
+	// check saves its read positions here, so that a run that dies earlier
+	// reads the same lines again instead of losing them. An error makes the
+	// check UNKNOWN.
+	Commit func() error
+	// MetricTags are tags every metric carries in JSON, such as a region
+	// or a data class: constant for the run, they stay out of perfdata
+	// labels (a check definition's output_metric_tags carries them there).
+	MetricTags map[string]string
 }
 
 // Metric is one measurement. In Nagios output it is a perfdata item
@@ -100,10 +111,9 @@ func finalize(plugin string, r Result, m finding.StatusMap) Report {
 	metrics = append(metrics, r.Metrics...)
 	rep := Report{Plugin: plugin, Status: st, Summary: summary, Findings: fs, FindingsTotal: total, Notes: r.Notes}
 	for _, x := range metrics {
-		tags := x.Tags
-		if tags == nil {
-			tags = map[string]string{}
-		}
+		tags := make(map[string]string, len(x.Tags)+len(r.MetricTags))
+		maps.Copy(tags, r.MetricTags)
+		maps.Copy(tags, x.Tags)
 		rep.Metrics = append(rep.Metrics, ReportMetric{Name: x.Name, Value: x.Value, Tags: tags})
 	}
 	rep.perf = metrics
@@ -137,15 +147,43 @@ func writeJSON(w io.Writer, rep Report, maxFindings int) error {
 	if maxFindings > 0 && len(rep.Findings) > maxFindings {
 		rep.Findings = rep.Findings[:maxFindings]
 	}
-	if rep.Findings == nil {
-		rep.Findings = []finding.Finding{}
-	}
-	b, err := json.Marshal(rep)
+	// The same document as json.Marshal(rep), written a finding at a
+	// time: a log check can print tens of thousands, and one buffer for
+	// all of them was the largest allocation of its run.
+	head, err := json.Marshal(struct {
+		Plugin  string         `json:"plugin"`
+		Status  finding.Status `json:"status"`
+		Summary string         `json:"summary"`
+	}{rep.Plugin, rep.Status, rep.Summary})
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	tail, err := json.Marshal(struct {
+		FindingsTotal int            `json:"findings_total"`
+		Metrics       []ReportMetric `json:"metrics"`
+		Notes         []string       `json:"notes,omitempty"`
+	}{rep.FindingsTotal, rep.Metrics, rep.Notes})
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	// bufio keeps the first write error and Flush returns it.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_, _ = bw.Write(head[:len(head)-1])
+	_, _ = bw.WriteString(`,"findings":[`)
+	for i, f := range rep.Findings {
+		b, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		_, _ = bw.Write(b)
+	}
+	_, _ = bw.WriteString("],")
+	_, _ = bw.Write(tail[1:])
+	_ = bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 // maxLineLen bounds each long-output line; Nagios keeps 8 KiB of output

@@ -134,3 +134,20 @@ func TestCleanText(t *testing.T) {
 	require.True(t, strings.HasSuffix(cut, "…"))
 	require.NotContains(t, cut, "\uFFFD")
 }
+
+func TestMetricTagsGoToJSONButNotToPerfdata(t *testing.T) {
+	t.Parallel()
+	r := sampleResult()
+	r.MetricTags = map[string]string{"region": "eu-west-1", "group": "overridden"}
+	rep := finalize("check-pii", r, finding.DefaultStatusMap())
+	for _, m := range rep.Metrics {
+		require.Equal(t, "eu-west-1", m.Tags["region"], m.Name)
+		if m.Name == "changed" {
+			require.Equal(t, "system binaries", m.Tags["group"], "the metric's own tag wins")
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, writeNagios(&b, rep, 20))
+	require.NotContains(t, b.String(), "eu-west-1")
+	require.Contains(t, b.String(), " changed.system_binaries=3;;;;")
+}
