@@ -1,0 +1,648 @@
+// Package piicheck is check-pii's behaviour: it scans log files (or
+// stdin) with pkg/pii, incrementally through pkg/tail when a state
+// directory is given, and reports each value found as a finding that
+// carries its location, a masked hint and a keyed fingerprint, never the
+// value. The binary's main holds only the options table and the wiring.
+package piicheck
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-sec/vigil/pkg/finding"
+	"github.com/vigil-sec/vigil/pkg/pii"
+	"github.com/vigil-sec/vigil/pkg/plugin"
+	"github.com/vigil-sec/vigil/pkg/secret"
+	"github.com/vigil-sec/vigil/pkg/state"
+	"github.com/vigil-sec/vigil/pkg/tail"
+	"github.com/vigil-sec/vigil/pkg/units"
+)
+
+// Config is check-pii's configuration.
+type Config struct {
+	Paths          []string
+	Include        []string
+	Exclude        []string
+	Stdin          bool
+	State          string
+	FromEnd        bool
+	Types          []string
+	Detectors      string
+	Warning        map[string]int
+	Critical       map[string]int
+	Severity       map[string]string
+	Region         string
+	DataClass      string
+	FingerprintKey secret.String
+	Workers        int
+
+	severities map[string]finding.Severity
+}
+
+// Validate checks the configuration without I/O.
+func Validate(c *Config) error {
+	if c.Stdin && len(c.Paths) > 0 {
+		return errors.New("--stdin and --path cannot be combined")
+	}
+	if !c.Stdin && len(c.Paths) == 0 {
+		return errors.New("--path (or VIGIL_PII_PATHS) or --stdin is required")
+	}
+	if c.Workers < 0 {
+		return fmt.Errorf("--workers must be 0 (one per CPU) or more, got %d", c.Workers)
+	}
+	for _, g := range append(slices.Clone(c.Include), c.Exclude...) {
+		if _, err := filepath.Match(g, "x"); err != nil {
+			return fmt.Errorf("bad glob %q: %w", g, err)
+		}
+	}
+	c.severities = map[string]finding.Severity{}
+	for rule, sev := range c.Severity {
+		s, err := finding.ParseSeverity(sev)
+		if err != nil {
+			return fmt.Errorf("--severity %s: %w", rule, err)
+		}
+		c.severities[rule] = s
+	}
+	for rule, n := range c.Warning {
+		if n < 1 {
+			return fmt.Errorf("--warning %s: a count of at least 1 is needed", rule)
+		}
+		if crit, ok := c.Critical[rule]; ok && crit < n {
+			return fmt.Errorf("--critical %s (%d) is below --warning (%d)", rule, crit, n)
+		}
+	}
+	for rule, n := range c.Critical {
+		if n < 1 {
+			return fmt.Errorf("--critical %s: a count of at least 1 is needed", rule)
+		}
+	}
+	return nil
+}
+
+// gcPercent keeps the heap within half of its live size: a check run
+// holds little (buffers and findings) and churns a lot, and the target is
+// a peak RSS of 32 MB whatever the input, 15 MB of which the Sensu event
+// types' initialisation already takes.
+const gcPercent = 40
+
+// Run is the check.
+func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error) {
+	debug.SetGCPercent(gcPercent)
+	var custom []*pii.Custom
+	if c.Detectors != "" {
+		var err error
+		if custom, err = pii.LoadCustom(c.Detectors); err != nil {
+			return plugin.Result{}, err
+		}
+	}
+	scanner, err := pii.New(pii.Options{Rules: c.Types, Custom: custom})
+	if err != nil {
+		return plugin.Result{}, fmt.Errorf("--types: %w", err)
+	}
+	for rule := range mergeKeys(c.Warning, c.Critical, c.severities) {
+		if !scanner.Enabled(rule) {
+			return plugin.Result{}, fmt.Errorf("rule %s has a threshold or severity but is not enabled (see --types)", rule)
+		}
+	}
+	fp, keyNote, err := fingerprinter(c)
+	if err != nil {
+		return plugin.Result{}, err
+	}
+	r := &runner{cfg: c, scanner: scanner, fp: fp, custom: custom, start: time.Now(),
+		counts: map[string]int{}, ipClasses: map[string]int{}}
+	if c.Stdin {
+		if err := r.stdin(ctx, env.Stdin); err != nil {
+			return plugin.Result{}, err
+		}
+		return r.withNote(keyNote), nil
+	}
+	statePath, unlock := "", func() {}
+	if c.State != "" {
+		statePath = filepath.Join(c.State, "check-pii.state")
+		// A run that outlasts its interval must not interleave with the next.
+		if unlock, err = state.Lock(ctx, statePath+".lock"); err != nil {
+			return plugin.Result{}, err
+		}
+	}
+	reader, err := tail.Open(statePath, readOptions(c))
+	if err == nil {
+		err = r.scanFiles(ctx, reader)
+	}
+	if err != nil {
+		unlock()
+		return plugin.Result{}, err
+	}
+	res := r.withNote(keyNote)
+	if c.State != "" {
+		// The positions are saved only once the result exists: a run that
+		// dies before re-reads the same lines instead of losing them. The
+		// lock is held until then, or until ctx ends (the run was
+		// abandoned, and the next may read the same lines again).
+		release := sync.OnceFunc(unlock)
+		stop := context.AfterFunc(ctx, release)
+		res.Commit = func() error {
+			defer release()
+			if !stop() {
+				return fmt.Errorf("run abandoned before its positions were saved: %w", context.Cause(ctx))
+			}
+			return reader.Commit()
+		}
+	}
+	return res, nil
+}
+
+// readOptions bound what a run holds: segments of 256 KiB, lines up to
+// 256 KiB whole (longer ones in pieces overlapping by 4 KiB, longer than
+// any value), so that memory stays near 32 MB whatever the logs.
+func readOptions(c *Config) tail.Options {
+	return tail.Options{FromEnd: c.FromEnd, ChunkSize: 256 << 10, MaxLine: 256 << 10, Overlap: 4 << 10}
+}
+
+func (r *runner) withNote(note string) plugin.Result {
+	res := r.result()
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+	return res
+}
+
+func mergeKeys[V1, V2, V3 any](a map[string]V1, b map[string]V2, c map[string]V3) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	for k := range c {
+		out[k] = true
+	}
+	return out
+}
+
+// fingerprinter keys fingerprints: with --fingerprint-key, the same value
+// gives the same fingerprint on every host that shares it; otherwise a
+// key kept in the state directory makes them stable on this host; without
+// either they hold for this run only.
+func fingerprinter(c *Config) (*pii.Fingerprinter, string, error) {
+	if c.FingerprintKey.IsSet() {
+		f, err := pii.NewFingerprinter([]byte(c.FingerprintKey.Reveal()))
+		if err != nil {
+			return nil, "", fmt.Errorf("--fingerprint-key: %w", err)
+		}
+		return f, "", nil
+	}
+	if c.State == "" {
+		f, err := pii.NewFingerprinter(pii.RandomKey())
+		return f, "fingerprints hold for this run only: give --state or --fingerprint-key to recognise values across runs", err
+	}
+	path := filepath.Join(c.State, "fingerprint.key")
+	key, err := os.ReadFile(path) //nolint:gosec // our own state file
+	if errors.Is(err, fs.ErrNotExist) {
+		key = pii.RandomKey()
+		if err := state.WriteFile(path, key); err != nil {
+			return nil, "", err
+		}
+	} else if err != nil {
+		return nil, "", fmt.Errorf("read fingerprint key: %w", err)
+	}
+	f, err := pii.NewFingerprinter(key)
+	if err != nil {
+		return nil, "", fmt.Errorf("fingerprint key %s: %w", path, err)
+	}
+	return f, "", nil
+}
+
+// runner accumulates one run.
+type runner struct {
+	cfg     *Config
+	scanner *pii.Scanner
+	fp      *pii.Fingerprinter
+	custom  []*pii.Custom
+	start   time.Time
+
+	mu        sync.Mutex
+	found     []located
+	counts    map[string]int
+	ipClasses map[string]int
+	bytes     int64
+	lines     int64
+	files     int
+	rotations int
+	pending   int64
+	missing   []string
+	seq       int
+}
+
+// located is a finding with the order it was found in.
+type located struct {
+	seq int
+	off int64
+	f   finding.Finding
+}
+
+// maxKept bounds the findings kept in memory; all are counted.
+const maxKept = 100_000
+
+// job is a segment to scan, copied out of the reader's buffer.
+type job struct {
+	seq        int
+	name       string
+	data       []byte
+	offset     int64
+	line       int64
+	lineOffset int64 // where the first line of data starts in the file
+	start, end int
+}
+
+func (r *runner) workers() int {
+	if r.cfg.Workers > 0 {
+		return r.cfg.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// pool scans jobs on the workers and returns the submit and wait
+// functions.
+func (r *runner) pool() (submit func(job), wait func()) {
+	if r.workers() == 1 {
+		// One worker: scan in the reader's own buffer, without a copy or a
+		// goroutine.
+		var buf pii.Buffer
+		return func(j job) { r.scan(j, &buf) }, func() {}
+	}
+	jobs := make(chan job, r.workers())
+	free := make(chan []byte, r.workers()+1)
+	var wg sync.WaitGroup
+	for range r.workers() {
+		wg.Go(func() {
+			var buf pii.Buffer
+			for j := range jobs {
+				r.scan(j, &buf)
+				free <- j.data[:0]
+			}
+		})
+	}
+	for range r.workers() + 1 {
+		free <- nil
+	}
+	submit = func(j job) {
+		b := <-free
+		j.data = append(b, j.data...)
+		jobs <- j
+	}
+	wait = func() {
+		close(jobs)
+		wg.Wait()
+	}
+	return submit, wait
+}
+
+// scan finds the matches of one segment and turns them into findings.
+func (r *runner) scan(j job, buf *pii.Buffer) {
+	var local []located
+	counts := map[string]int{}
+	ips := map[string]int{}
+	line, lineStart, pos := j.line, 0, 0
+	r.scanner.Scan(j.data, buf, func(m pii.Match) {
+		if m.Start < j.start || m.Start >= j.end {
+			return // seen whole in the neighbouring piece of a long line
+		}
+		if m.Rule == pii.IPAddress {
+			ips[m.Class]++
+			return
+		}
+		// Line and column by counting newlines since the previous match.
+		for {
+			k := bytes.IndexByte(j.data[pos:m.Start], '\n')
+			if k < 0 {
+				break
+			}
+			line++
+			lineStart = pos + k + 1
+			pos = lineStart
+		}
+		pos = m.Start
+		counts[m.Rule]++
+		col := int64(m.Start-lineStart) + 1
+		if line == j.line {
+			col = j.offset + int64(m.Start) - j.lineOffset + 1
+		}
+		local = append(local, located{seq: j.seq, off: j.offset + int64(m.Start), f: r.finding(j.name, line, col, m)})
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range counts {
+		r.counts[k] += v
+	}
+	for k, v := range ips {
+		r.ipClasses[k] += v
+	}
+	for _, l := range local {
+		if len(r.found) < maxKept {
+			r.found = append(r.found, l)
+		}
+	}
+}
+
+func (r *runner) finding(name string, line, col int64, m pii.Match) finding.Finding {
+	sev, ok := r.cfg.severities[m.Rule]
+	if !ok {
+		sev = pii.Severities[m.Rule]
+		for _, c := range r.custom {
+			if c.Rule == m.Rule {
+				sev = c.Severity
+			}
+		}
+	}
+	f := finding.Finding{
+		Rule: m.Rule, Severity: sev, Object: name,
+		Location:    name + ":" + strconv.FormatInt(line, 10) + ":" + strconv.FormatInt(col, 10),
+		Message:     m.Hint,
+		Fingerprint: r.fp.Of(m),
+	}
+	if r.cfg.Region != "" || r.cfg.DataClass != "" || m.Class != "" {
+		f.Attrs = map[string]any{}
+		if r.cfg.Region != "" {
+			f.Attrs["region"] = r.cfg.Region
+		}
+		if r.cfg.DataClass != "" {
+			f.Attrs["data_class"] = r.cfg.DataClass
+		}
+		if m.Class != "" {
+			f.Attrs["class"] = m.Class
+		}
+	}
+	return f
+}
+
+// scanFiles scans every file under the paths.
+func (r *runner) scanFiles(ctx context.Context, reader *tail.Reader) error {
+	paths, err := r.expand()
+	if err != nil {
+		return err
+	}
+	submit, wait := r.pool()
+	defer wait()
+	for _, p := range paths {
+		st, err := reader.Read(ctx, p, r.segments(submit))
+		if errors.Is(err, fs.ErrNotExist) {
+			r.missing = append(r.missing, p)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		r.mu.Lock()
+		r.files++
+		r.bytes += st.Bytes
+		r.lines += st.Lines
+		r.rotations += st.Rotations
+		r.pending += st.Pending
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// segments hands the reader's segments to the workers, numbered in
+// order, each with the file offset where its first line starts (a piece
+// of a long line starts inside it).
+func (r *runner) segments(submit func(job)) func(tail.Segment) error {
+	lineStart := map[string]int64{}
+	cut := map[string]bool{}
+	return func(s tail.Segment) error {
+		first := s.Offset
+		if cut[s.Path] {
+			first = lineStart[s.Path]
+		}
+		if k := bytes.LastIndexByte(s.Data[:s.End], '\n'); k >= 0 {
+			lineStart[s.Path] = s.Offset + int64(k) + 1
+		} else {
+			lineStart[s.Path] = first
+		}
+		cut[s.Path] = s.Cut
+		r.seq++
+		submit(job{seq: r.seq, name: s.Path, data: s.Data, offset: s.Offset, line: s.Line, lineOffset: first, start: s.Start, end: s.End})
+		return nil
+	}
+}
+
+// expand turns --path values into files: a file as is, a directory walked
+// with --include/--exclude, skipping the state directory and the rotated
+// generations of a file that is followed too (the reader reads their
+// unread part itself, and would otherwise see them twice).
+func (r *runner) expand() ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	stateDir := ""
+	if r.cfg.State != "" {
+		stateDir, _ = filepath.Abs(r.cfg.State)
+	}
+	for _, p := range r.cfg.Paths {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			r.missing = append(r.missing, p)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--path %s: %w", p, err)
+		}
+		if !fi.IsDir() {
+			add(p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return fmt.Errorf("walk %s: %w", path, err)
+			}
+			if d.IsDir() {
+				if abs, _ := filepath.Abs(path); stateDir != "" && abs == stateDir {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() && r.selected(path) {
+				add(path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return slices.DeleteFunc(out, func(p string) bool { return followedGeneration(p, seen) }), nil
+}
+
+// followedGeneration says whether the file at p is a rotated generation
+// of another file in the set: its name with a suffix cut at a '.', '-' or
+// '_' names a followed file.
+func followedGeneration(p string, followed map[string]bool) bool {
+	dir, name := filepath.Split(p)
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; c != '.' && c != '-' && c != '_' {
+			continue
+		}
+		if base := dir + name[:i]; followed[base] && tail.IsGeneration(name[:i], name) {
+			return true
+		}
+	}
+	return false
+}
+
+// selected applies --include and --exclude to a file found in a
+// directory; a glob with a "/" matches the whole path, otherwise the name.
+func (r *runner) selected(path string) bool {
+	match := func(globs []string) bool {
+		for _, g := range globs {
+			target := filepath.Base(path)
+			if strings.Contains(g, "/") {
+				target = path
+			}
+			if ok, _ := filepath.Match(g, target); ok {
+				return true
+			}
+		}
+		return false
+	}
+	if len(r.cfg.Include) > 0 && !match(r.cfg.Include) {
+		return false
+	}
+	return !match(r.cfg.Exclude)
+}
+
+// stdin scans the check's standard input, in bounded memory.
+func (r *runner) stdin(ctx context.Context, in io.Reader) error {
+	if in == nil {
+		return errors.New("--stdin: no standard input")
+	}
+	submit, wait := r.pool()
+	defer wait()
+	st, err := tail.ReadStream(ctx, in, "stdin", readOptions(r.cfg), r.segments(submit))
+	if err != nil {
+		return fmt.Errorf("read stdin: %w", err)
+	}
+	r.files = 1
+	r.bytes, r.lines = st.Bytes, st.Lines
+	return nil
+}
+
+// result turns the run into a plugin.Result.
+func (r *runner) result() plugin.Result {
+	slices.SortFunc(r.found, func(a, b located) int {
+		if a.seq != b.seq {
+			return a.seq - b.seq
+		}
+		return int(a.off - b.off)
+	})
+	total := 0
+	for _, n := range r.counts {
+		total += n
+	}
+	res := plugin.Result{Total: total}
+	for _, l := range r.found {
+		res.Findings = append(res.Findings, l.f)
+	}
+	r.applyThresholds(&res)
+	res.Summary = r.summary(total)
+	rules := slices.Sorted(func(yield func(string) bool) {
+		for k := range r.counts {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	res.MetricTags = map[string]string{}
+	if r.cfg.Region != "" {
+		res.MetricTags["region"] = r.cfg.Region
+	}
+	if r.cfg.DataClass != "" {
+		res.MetricTags["data_class"] = r.cfg.DataClass
+	}
+	res.Metrics = []plugin.Metric{
+		{Name: "bytes_scanned", Value: float64(r.bytes), UOM: "B", Min: plugin.Zero()},
+		{Name: "lines_scanned", Value: float64(r.lines), Min: plugin.Zero()},
+		{Name: "files_scanned", Value: float64(r.files), Min: plugin.Zero()},
+		{Name: "duration", Value: time.Since(r.start).Round(time.Millisecond).Seconds(), UOM: "s", Min: plugin.Zero()},
+	}
+	for _, rule := range rules {
+		res.Metrics = append(res.Metrics, plugin.Metric{Name: "matches", Value: float64(r.counts[rule]), Min: plugin.Zero(), Tags: map[string]string{"rule": rule}})
+	}
+	if r.scanner.Enabled(pii.IPAddress) {
+		for _, class := range []string{"private", "public", "reserved"} {
+			res.Metrics = append(res.Metrics, plugin.Metric{Name: "ip_addresses", Value: float64(r.ipClasses[class]), Min: plugin.Zero(), Tags: map[string]string{"class": class}})
+		}
+	}
+	for _, m := range r.missing {
+		res.Notes = append(res.Notes, "path "+m+" does not exist")
+	}
+	if r.rotations > 0 {
+		res.Notes = append(res.Notes, "followed "+units.Count(int64(r.rotations), "rotation"))
+	}
+	if r.pending > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d bytes of an unfinished last line wait for the next run", r.pending))
+	}
+	return res
+}
+
+// applyThresholds rates the findings of a rule with a --warning or
+// --critical count by how many there are: at or above --critical they
+// are critical, at or above --warning medium, below both info.
+func (r *runner) applyThresholds(res *plugin.Result) {
+	for k := range res.Findings {
+		f := &res.Findings[k]
+		w, hasW := r.cfg.Warning[f.Rule]
+		c, hasC := r.cfg.Critical[f.Rule]
+		if !hasW && !hasC {
+			continue
+		}
+		n := r.counts[f.Rule]
+		switch {
+		case hasC && n >= c:
+			f.Severity = finding.Critical
+		case hasW && n >= w:
+			f.Severity = finding.Medium
+		default:
+			f.Severity = finding.Info
+		}
+	}
+}
+
+func (r *runner) summary(total int) string {
+	scanned := units.Count(int64(r.files), "file") + ", " + units.Bytes(r.bytes) + " scanned"
+	if r.cfg.Stdin {
+		scanned = units.Bytes(r.bytes) + " of stdin scanned"
+	}
+	if total == 0 {
+		return "no personal data or secrets in " + scanned
+	}
+	var parts []string
+	for _, rule := range slices.Sorted(func(yield func(string) bool) {
+		for k := range r.counts {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		parts = append(parts, fmt.Sprintf("%d %s", r.counts[rule], rule))
+	}
+	return fmt.Sprintf("%d found in %s: %s", total, scanned, strings.Join(parts, ", "))
+}
