@@ -70,3 +70,7 @@ clean: ## remove build output
 .PHONY: bench-fim
 bench-fim: ## benchmark check-file-integrity against AIDE, Tripwire, Samhain and sha256sum (root; installs them)
 	@scripts/bench/fim.sh
+
+.PHONY: bench-pii
+bench-pii: ## benchmark check-pii against cat, ripgrep and gitleaks, and mutator-redact (installs them)
+	@scripts/bench/pii.sh
