@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-sec/vigil/pkg/archive"
+	"github.com/vigil-sec/vigil/pkg/redact"
 	"github.com/vigil-sec/vigil/pkg/sensuexec"
 )
 
@@ -178,6 +179,7 @@ func summarize(dir string) error {
 		return nil
 	}
 	count := map[string]int{}
+	var scrubbed, outputs []string
 	n := 0
 	err := archive.Scan(dir, time.Time{}, time.Time{}, func(line []byte) error {
 		var ev corev2.Event
@@ -186,6 +188,10 @@ func summarize(dir string) error {
 		}
 		n++
 		count[fmt.Sprintf("%s %s", ev.Check.Name, statusName(ev.Check.Status))]++
+		if r := ev.Check.Annotations[redact.Annotation]; r != "" && r != "{}" {
+			scrubbed = append(scrubbed, fmt.Sprintf("%s: %s", ev.Check.Name, r))
+			outputs = append(outputs, ev.Check.Output)
+		}
 		return nil
 	})
 	if err != nil {
@@ -199,6 +205,9 @@ func summarize(dir string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Printf("  %3d  %s\n", count[k], k)
+	}
+	for i, r := range scrubbed {
+		fmt.Printf("mutator-redact scrubbed %s before archiving:\n     %s", r, outputs[i])
 	}
 	fmt.Printf("Read them with: jq . %s/events-*.jsonl\n", dir)
 	return nil
