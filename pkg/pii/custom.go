@@ -31,8 +31,12 @@ type Custom struct {
 	validator string
 }
 
-// LoadCustom reads custom detectors; unknown keys and validators are errors.
+// LoadCustom reads custom detectors; unknown keys and validators are
+// errors. An empty path means none.
 func LoadCustom(path string) ([]*Custom, error) {
+	if path == "" {
+		return nil, nil
+	}
 	b, err := os.ReadFile(path) //nolint:gosec // the operator's detector file
 	if err != nil {
 		return nil, fmt.Errorf("read detectors: %w", err)

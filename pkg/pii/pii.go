@@ -127,11 +127,12 @@ const (
 	ruleCount
 )
 
-// New builds a scanner.
+// New builds a scanner. Custom detectors always run, in addition to the
+// built-in Rules (DefaultRules when none are given).
 func New(opts Options) (*Scanner, error) {
 	s := &Scanner{custom: opts.Custom}
 	rules := opts.Rules
-	if len(rules) == 0 && len(opts.Custom) == 0 {
+	if len(rules) == 0 {
 		rules = DefaultRules
 	}
 	for _, r := range rules {
@@ -153,6 +154,17 @@ func (s *Scanner) Enabled(rule string) bool {
 		return s.on[i]
 	}
 	return slices.ContainsFunc(s.custom, func(c *Custom) bool { return c.Rule == rule })
+}
+
+// Severity is the default severity of a rule's findings: Severities for
+// a built-in rule, the detector file's for a custom one.
+func (s *Scanner) Severity(rule string) finding.Severity {
+	for _, c := range s.custom {
+		if c.Rule == rule {
+			return c.Severity
+		}
+	}
+	return Severities[rule]
 }
 
 // Buffer holds a scan's scratch space; reuse one per goroutine.

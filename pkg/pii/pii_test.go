@@ -3,10 +3,14 @@ package pii
 import (
 	"encoding/base64"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-sec/vigil/pkg/finding"
 )
 
 func scanAll(t *testing.T, s *Scanner, text string) []Match {
@@ -183,14 +187,55 @@ func TestRulesSelectDetectors(t *testing.T) {
 	require.Equal(t, Email, ms[0].Rule)
 	_, err = New(Options{Rules: []string{"pii.colour"}})
 	require.ErrorContains(t, err, `unknown rule "pii.colour"`)
-	require.False(t, New2(t).Enabled(IPAddress), "IP addresses are off by default")
+	s, err = New(Options{})
+	require.NoError(t, err)
+	require.False(t, s.Enabled(IPAddress), "IP addresses are off by default")
 }
 
-func New2(t *testing.T) *Scanner {
-	t.Helper()
-	s, err := New(Options{})
+func TestCustomDetectorsAddToTheBuiltInRules(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "detectors.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`detectors:
+  - name: employee_id
+    pattern: 'EMP-[0-9]{6}'
+    severity: low
+  - name: loyalty_card
+    pattern: 'LC[0-9]{12}'
+    validator: luhn
+`), 0o600))
+	custom, err := LoadCustom(path)
 	require.NoError(t, err)
-	return s
+
+	s, err := New(Options{Custom: custom})
+	require.NoError(t, err)
+	var rules []string
+	for _, m := range scanAll(t, s, "EMP-123456 jane@example.com LC411111111117 LC411111111112") {
+		rules = append(rules, m.Rule)
+	}
+	require.Equal(t, []string{"custom.employee_id", Email, "custom.loyalty_card"}, rules, "the built-in rules still run; the Luhn validator drops the second card")
+	require.True(t, s.Enabled("custom.employee_id"))
+	require.Equal(t, finding.Low, s.Severity("custom.employee_id"))
+	require.Equal(t, finding.High, s.Severity("custom.loyalty_card"), "custom detectors are high unless they say")
+	require.Equal(t, finding.Critical, s.Severity(CreditCard))
+
+	only, err := New(Options{Rules: []string{"custom.employee_id"}, Custom: custom})
+	require.NoError(t, err)
+	require.False(t, only.Enabled(Email), "--types naming only custom rules turns the built-in ones off")
+
+	for body, want := range map[string]string{
+		"detectors: [{name: x}]":                           "a pattern is required",
+		"detectors: [{name: x, pattern: '('}]":             "bad pattern",
+		"detectors: [{name: 'a b', pattern: x}]":           "a name without spaces or dots is required",
+		"detectors: [{name: x, pattern: x, validator: y}]": `unknown validator "y"`,
+		"detectors: [{name: x, pattern: x, colour: red}]":  "field colour not found",
+	} {
+		bad := filepath.Join(dir, "bad.yaml")
+		require.NoError(t, os.WriteFile(bad, []byte(body), 0o600))
+		_, err := LoadCustom(bad)
+		require.ErrorContains(t, err, want, body)
+		require.NotContains(t, err.Error(), "\n")
+	}
 }
 
 func TestFingerprintsAreKeyedAndStable(t *testing.T) {
@@ -199,7 +244,7 @@ func TestFingerprintsAreKeyedAndStable(t *testing.T) {
 	require.NoError(t, err)
 	f2, err := NewFingerprinter([]byte("fedcba9876543210"))
 	require.NoError(t, err)
-	s := New2(t)
+	s := defaultScanner(t)
 	a := scanAll(t, s, "card 4111 1111 1111 1111")[0]
 	b := scanAll(t, s, "card 4111-1111-1111-1111")[0]
 	require.Equal(t, f1.Of(a), f1.Of(b), "the same number, grouped differently, is the same value")
@@ -212,7 +257,7 @@ func TestFingerprintsAreKeyedAndStable(t *testing.T) {
 
 func TestASecretAtEveryOffsetOfTheBuffer(t *testing.T) {
 	t.Parallel()
-	s := New2(t)
+	s := defaultScanner(t)
 	tok := ghToken("ghp_", "zyxwvutsrqponmlkjihgfedcba9876")
 	for pad := range 64 {
 		text := strings.Repeat("x ", pad) + tok + " " + strings.Repeat("y", pad)
@@ -237,4 +282,11 @@ func FuzzScanNeverPanics(f *testing.F) {
 			}
 		})
 	})
+}
+
+func defaultScanner(t *testing.T) *Scanner {
+	t.Helper()
+	s, err := New(Options{})
+	require.NoError(t, err)
+	return s
 }
