@@ -70,12 +70,9 @@ func validate(c *config) error {
 // mutate redacts the event as received and records the counts in its
 // vigil.io/redactions annotation.
 func mutate(_ context.Context, c *config, env *plugin.Env) (*corev2.Event, error) {
-	var custom []*pii.Custom
-	if c.Detectors != "" {
-		var err error
-		if custom, err = pii.LoadCustom(c.Detectors); err != nil {
-			return nil, err
-		}
+	custom, err := pii.LoadCustom(c.Detectors)
+	if err != nil {
+		return nil, err
 	}
 	scanner, err := pii.New(pii.Options{Rules: c.Types, Custom: custom})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,18 +102,20 @@ const gcPercent = 40
 // Run is the check.
 func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error) {
 	debug.SetGCPercent(gcPercent)
-	var custom []*pii.Custom
-	if c.Detectors != "" {
-		var err error
-		if custom, err = pii.LoadCustom(c.Detectors); err != nil {
-			return plugin.Result{}, err
-		}
+	custom, err := pii.LoadCustom(c.Detectors)
+	if err != nil {
+		return plugin.Result{}, err
 	}
 	scanner, err := pii.New(pii.Options{Rules: c.Types, Custom: custom})
 	if err != nil {
 		return plugin.Result{}, fmt.Errorf("--types: %w", err)
 	}
-	for rule := range mergeKeys(c.Warning, c.Critical, c.severities) {
+	// Every rule given a threshold or a severity must run.
+	tuned := slices.Collect(maps.Keys(c.Warning))
+	tuned = slices.AppendSeq(tuned, maps.Keys(c.Critical))
+	tuned = slices.AppendSeq(tuned, maps.Keys(c.severities))
+	slices.Sort(tuned)
+	for _, rule := range tuned {
 		if !scanner.Enabled(rule) {
 			return plugin.Result{}, fmt.Errorf("rule %s has a threshold or severity but is not enabled (see --types)", rule)
 		}
@@ -121,7 +124,7 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 	if err != nil {
 		return plugin.Result{}, err
 	}
-	r := &runner{cfg: c, scanner: scanner, fp: fp, custom: custom, start: time.Now(),
+	r := &runner{cfg: c, scanner: scanner, fp: fp, start: time.Now(),
 		counts: map[string]int{}, ipClasses: map[string]int{}}
 	if c.Stdin {
 		if err := r.stdin(ctx, env.Stdin); err != nil {
@@ -179,20 +182,6 @@ func (r *runner) withNote(note string) plugin.Result {
 	return res
 }
 
-func mergeKeys[V1, V2, V3 any](a map[string]V1, b map[string]V2, c map[string]V3) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	for k := range c {
-		out[k] = true
-	}
-	return out
-}
-
 // fingerprinter keys fingerprints: with --fingerprint-key, the same value
 // gives the same fingerprint on every host that shares it; otherwise a
 // key kept in the state directory makes them stable on this host; without
@@ -231,7 +220,6 @@ type runner struct {
 	cfg     *Config
 	scanner *pii.Scanner
 	fp      *pii.Fingerprinter
-	custom  []*pii.Custom
 	start   time.Time
 
 	mu        sync.Mutex
@@ -361,12 +349,7 @@ func (r *runner) scan(j job, buf *pii.Buffer) {
 func (r *runner) finding(name string, line, col int64, m pii.Match) finding.Finding {
 	sev, ok := r.cfg.severities[m.Rule]
 	if !ok {
-		sev = pii.Severities[m.Rule]
-		for _, c := range r.custom {
-			if c.Rule == m.Rule {
-				sev = c.Severity
-			}
-		}
+		sev = r.scanner.Severity(m.Rule)
 	}
 	f := finding.Finding{
 		Rule: m.Rule, Severity: sev, Object: name,
@@ -562,14 +545,8 @@ func (r *runner) result() plugin.Result {
 		res.Findings = append(res.Findings, l.f)
 	}
 	r.applyThresholds(&res)
-	res.Summary = r.summary(total)
-	rules := slices.Sorted(func(yield func(string) bool) {
-		for k := range r.counts {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	rules := slices.Sorted(maps.Keys(r.counts))
+	res.Summary = r.summary(total, rules)
 	res.MetricTags = map[string]string{}
 	if r.cfg.Region != "" {
 		res.MetricTags["region"] = r.cfg.Region
@@ -626,7 +603,7 @@ func (r *runner) applyThresholds(res *plugin.Result) {
 	}
 }
 
-func (r *runner) summary(total int) string {
+func (r *runner) summary(total int, rules []string) string {
 	scanned := units.Count(int64(r.files), "file") + ", " + units.Bytes(r.bytes) + " scanned"
 	if r.cfg.Stdin {
 		scanned = units.Bytes(r.bytes) + " of stdin scanned"
@@ -635,13 +612,7 @@ func (r *runner) summary(total int) string {
 		return "no personal data or secrets in " + scanned
 	}
 	var parts []string
-	for _, rule := range slices.Sorted(func(yield func(string) bool) {
-		for k := range r.counts {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, rule := range rules {
 		parts = append(parts, fmt.Sprintf("%d %s", r.counts[rule], rule))
 	}
 	return fmt.Sprintf("%d found in %s: %s", total, scanned, strings.Join(parts, ", "))

@@ -42,10 +42,12 @@ func appendTo(t *testing.T, path, content string) {
 	require.NoError(t, f.Close())
 }
 
-// run validates c and runs the check, failing the test on an error.
+// run validates c and runs the check, failing the test on an error. A
+// run with a state directory holds its lock until Commit, or until the
+// test ends (its context is done).
 func run(t *testing.T, c piicheck.Config) plugin.Result {
 	t.Helper()
-	res, err := try(c, nil)
+	res, err := tryContext(t.Context(), c, nil)
 	require.NoError(t, err)
 	return res
 }
@@ -153,8 +155,9 @@ func TestStateReadsOnlyWhatWasAppendedOnceCommitted(t *testing.T) {
 	require.Equal(t, first.Findings[0].Fingerprint, again.Findings[0].Fingerprint, "the key in --state keeps fingerprints stable")
 	require.NoError(t, again.Commit())
 
-	require.Empty(t, run(t, c).Findings)
-	require.NoError(t, run(t, c).Commit())
+	empty := run(t, c)
+	require.Empty(t, empty.Findings)
+	require.NoError(t, empty.Commit())
 
 	appendTo(t, log, "c "+card+"\nhalf a line "+token)
 	res := run(t, c)
