@@ -109,9 +109,22 @@ type walker struct {
 
 func (w *walker) walk(v reflect.Value) {
 	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
+	case reflect.Pointer:
 		if !v.IsNil() {
 			w.walk(v.Elem())
+		}
+	case reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if !v.CanSet() {
+			w.walk(v.Elem())
+			return
+		}
+		// What an interface holds is not addressable: walk a copy and
+		// put it back.
+		if cp, changed := w.walkCopy(v.Elem()); changed {
+			v.Set(cp)
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
@@ -130,23 +143,12 @@ func (w *walker) walk(v reflect.Value) {
 		if v.IsNil() {
 			return
 		}
-		iter := v.MapRange()
+		// Map values are not addressable either; keys name things and
+		// are kept. The map is updated after the iteration.
 		type update struct{ k, v reflect.Value }
 		var updates []update
-		for iter.Next() {
-			val := iter.Value()
-			if val.Kind() == reflect.String {
-				if red := w.r.String(val.String(), w.counts, &w.buf); red != val.String() {
-					updates = append(updates, update{iter.Key(), reflect.ValueOf(red).Convert(val.Type())})
-				}
-				continue
-			}
-			// Map values are not addressable: walk a copy and store it.
-			cp := reflect.New(val.Type()).Elem()
-			cp.Set(val)
-			before := w.counts.Total()
-			w.walk(cp)
-			if w.counts.Total() != before {
+		for iter := v.MapRange(); iter.Next(); {
+			if cp, changed := w.walkCopy(iter.Value()); changed {
 				updates = append(updates, update{iter.Key(), cp})
 			}
 		}
@@ -160,4 +162,14 @@ func (w *walker) walk(v reflect.Value) {
 			}
 		}
 	}
+}
+
+// walkCopy redacts a settable copy of val, which cannot be set in place,
+// and says whether anything in it was redacted.
+func (w *walker) walkCopy(val reflect.Value) (reflect.Value, bool) {
+	cp := reflect.New(val.Type()).Elem()
+	cp.Set(val)
+	before := w.counts.Total()
+	w.walk(cp)
+	return cp, w.counts.Total() != before
 }

@@ -54,12 +54,12 @@ func TestEveryReachableStringIsScrubbedAndKeysAreKept(t *testing.T) {
 	require.Equal(t, "\nSSN [REDACTED:pii.us_ssn]", v.List[1])
 	require.Equal(t, map[string]string{"jane.doe@example.com": "owner [REDACTED:pii.email]"}, v.Map, "keys name things; values are scrubbed")
 	require.Equal(t, "mail [REDACTED:pii.email]", v.Structs["a"].Note)
-	require.Equal(t, "iban DE89370400440532013000", v.Any, "a string in an interface cannot be set in place and is left")
+	require.Equal(t, "iban [REDACTED:pii.iban]", v.Any, "a string in an interface is replaced whole")
 	require.Equal(t, "dave@example.com", string(v.Bytes), "bytes are not text")
 	require.Equal(t, "erin@example.com", v.secret, "unexported fields are not reachable")
-	require.Equal(t, Counts{pii.Email: 3, pii.CreditCard: 1, pii.Phone: 1, pii.USSSN: 1}, counts)
-	require.Equal(t, 6, counts.Total())
-	require.Equal(t, []string{pii.CreditCard, pii.Email, pii.Phone, pii.USSSN}, counts.Rules())
+	require.Equal(t, Counts{pii.Email: 3, pii.CreditCard: 1, pii.Phone: 1, pii.USSSN: 1, pii.IBAN: 1}, counts)
+	require.Equal(t, 7, counts.Total())
+	require.Equal(t, []string{pii.CreditCard, pii.Email, pii.IBAN, pii.Phone, pii.USSSN}, counts.Rules())
 }
 
 func TestASensuEventIsScrubbedEverywhere(t *testing.T) {
@@ -114,4 +114,25 @@ func TestEventRecordsTheCountsOnTheCheckOrTheEvent(t *testing.T) {
 	clean := corev2.FixtureEvent("web-1", "app")
 	r.Event(clean)
 	require.JSONEq(t, `{}`, clean.Check.Annotations[Annotation])
+}
+
+func TestValuesBehindInterfacesAreScrubbed(t *testing.T) {
+	t.Parallel()
+	// What encoding/json decodes into `any`, and a struct held by value.
+	v := &map[string]any{
+		"owner":  "jane.doe@example.com",
+		"cards":  []any{"4111 1111 1111 1111", 42.0, nil},
+		"nested": map[string]any{"contact": "call +44 20 7946 0958"},
+		"struct": inner{Note: "mail carol@example.net"},
+		"clean":  "nothing here",
+	}
+	counts := redactor(t, false).Value(v)
+	require.Equal(t, map[string]any{
+		"owner":  "[REDACTED:pii.email]",
+		"cards":  []any{"[REDACTED:pii.credit_card]", 42.0, nil},
+		"nested": map[string]any{"contact": "call [REDACTED:pii.phone]"},
+		"struct": inner{Note: "mail [REDACTED:pii.email]"},
+		"clean":  "nothing here",
+	}, *v)
+	require.Equal(t, Counts{pii.Email: 2, pii.CreditCard: 1, pii.Phone: 1}, counts)
 }
