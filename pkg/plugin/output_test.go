@@ -102,6 +102,9 @@ func TestJSONOutput(t *testing.T) {
 	require.NoError(t, writeJSON(&b, rep, 0))
 	require.NoError(t, json.Unmarshal(b.Bytes(), &doc))
 	require.Len(t, doc["findings"], 4, "--max-findings 0 prints all")
+	whole, err := json.Marshal(rep)
+	require.NoError(t, err)
+	require.Equal(t, string(whole)+"\n", b.String(), "the streamed report is the Report type's own encoding, every field included")
 }
 
 func TestStatusFromFindingsAndFloor(t *testing.T) {
