@@ -225,6 +225,15 @@ func TestLongLinesAreScannedWholeAndOnce(t *testing.T) {
 	}
 }
 
+func TestWithoutStateTheLastLineIsScannedEvenWithoutANewline(t *testing.T) {
+	t.Parallel()
+	log := filepath.Join(t.TempDir(), "export.log")
+	write(t, log, "ok\nx "+card)
+	res := run(t, piicheck.Config{Paths: []string{log}})
+	require.Equal(t, []string{"pii.credit_card " + log + ":2:3"}, locations(res))
+	require.NotContains(t, strings.Join(res.Notes, "\n"), "unfinished last line")
+}
+
 func TestBinaryDataIsScannedToo(t *testing.T) {
 	t.Parallel()
 	log := filepath.Join(t.TempDir(), "core.bin")

@@ -19,11 +19,14 @@ type follow struct {
 	ctx     context.Context
 	opts    Options
 	fromEnd bool
-	path    string
-	fn      func(Segment) error
-	buf     []byte // ChunkSize+MaxLine, taken on first use
-	bufs    *sync.Pool
-	stats   Stats
+	// whole reads the live file to its end, a last line without a
+	// newline included: without state there is no next run to wait for.
+	whole bool
+	path  string
+	fn    func(Segment) error
+	buf   []byte // ChunkSize+MaxLine, taken on first use
+	bufs  *sync.Pool
+	stats Stats
 }
 
 // liveFile is the followed path, open.
@@ -370,12 +373,15 @@ func (f *follow) readLive(lf *liveFile, s step) (*entry, error) {
 		Head: headHash(lf.head), HeadLen: len(lf.head),
 		Rotated: s.rotated,
 	}
-	limit, err := f.lastLineEnd(lf.f, s.off, lf.size)
-	if err != nil {
-		return e, err
+	limit := lf.size
+	if !f.whole {
+		var err error
+		if limit, err = f.lastLineEnd(lf.f, s.off, lf.size); err != nil {
+			return e, err
+		}
 	}
 	f.stats.Pending = lf.size - limit
-	return e, f.deliver(io.NewSectionReader(lf.f, s.off, limit-s.off), f.path, e, false)
+	return e, f.deliver(io.NewSectionReader(lf.f, s.off, limit-s.off), f.path, e, f.whole)
 }
 
 // readGeneration delivers a rotated generation from s to its end. done is

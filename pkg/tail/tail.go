@@ -258,8 +258,9 @@ type Reader struct {
 // Open loads the state file (pkg/state Save/Load envelope, kind "tail",
 // version 1), or starts empty when it does not exist. A damaged or foreign
 // state file is an error naming the file. An empty path means no state:
-// every file is read whole (Options.FromEnd is ignored), positions are kept
-// in memory for the life of the Reader and Commit writes nothing.
+// every file is read whole, a last line without a newline included (there
+// is no next run to wait for; Options.FromEnd is ignored), positions are
+// kept in memory for the life of the Reader and Commit writes nothing.
 func Open(statePath string, opts Options) (*Reader, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -337,6 +338,7 @@ func (r *Reader) Read(ctx context.Context, path string, fn func(Segment) error) 
 		ctx:     ctx,
 		opts:    r.opts,
 		fromEnd: r.opts.FromEnd && r.path != "",
+		whole:   r.path == "",
 		path:    path,
 		fn:      fn,
 		bufs:    &r.bufs,

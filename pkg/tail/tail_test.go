@@ -737,6 +737,20 @@ func TestOpenRefusesBadOptionsBeforeAnyIO(t *testing.T) {
 	}
 }
 
+func TestWithoutAStateFileTheLastLineIsReadEvenWithoutANewline(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.write("app.log", "a\nlast without newline")
+	r, err := tail.Open("", tail.Options{})
+	require.NoError(t, err)
+	c := &collector{t: t, opts: filled(tail.Options{})}
+	st, err := r.Read(t.Context(), h.log, c.fn)
+	require.NoError(t, err)
+	require.Equal(t, []got{{"app.log", 1, "a\nlast without newline"}}, c.gots, "there is no next run to wait for")
+	require.Zero(t, st.Pending)
+	require.EqualValues(t, 2, st.Lines)
+}
+
 func TestReadRefusesWhatIsNotALog(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
