@@ -61,6 +61,9 @@ type Options struct {
 	Progress func(Progress)
 	// Now is the clock.
 	Now func() time.Time
+
+	// readDir replaces the directory listing, for tests.
+	readDir func(fd int) ([]string, error)
 }
 
 // Progress is reported while scanning.
@@ -208,7 +211,10 @@ func Scan(parent context.Context, opts Options) (*Result, error) {
 	walked := make(chan *item, 1024)
 	jobs := make(chan *item, opts.Workers*8)
 	ordered := make(chan *item, 8192)
-	w := &walker{ctx: ctx, root: opts.Root, policy: opts.Policy, out: walked, xattrs: xattrs}
+	w := &walker{ctx: ctx, root: opts.Root, policy: opts.Policy, out: walked, xattrs: xattrs, readDir: opts.readDir}
+	if w.readDir == nil {
+		w.readDir = readDirNames
+	}
 	h := &hasher{alg: res.Algorithm, xattrs: xattrs}
 
 	var wg sync.WaitGroup
@@ -297,6 +303,15 @@ type merger struct {
 	out     chan<- *item
 	next    *Entry
 	trusted int64
+	// excluded is the last baseline entry found excluded: the entries
+	// below it (the baseline is in walk order) are out of scope with it,
+	// as the walk does not enter an excluded directory.
+	excluded string
+	// blind is the last walked directory that could not be opened or
+	// listed (or an entry that could not even be stat'ed): the baseline
+	// entries below it were not seen, which its
+	// fim.unreadable finding says, and are not removed.
+	blind string
 }
 
 func (m *merger) advance() error {
@@ -312,9 +327,17 @@ func (m *merger) advance() error {
 		if err != nil {
 			return err
 		}
-		// Entries outside today's paths or now excluded or ignored by the
-		// policy are not "removed": they are out of scope.
-		if !slices.ContainsFunc(m.paths, func(r string) bool { return under(e.Path, r) }) || m.opts.Policy.Excluded(e.Path) || m.opts.Policy.Classify(e.Path).Ignore {
+		// Entries outside today's paths, or now excluded (themselves or a
+		// directory above them) or ignored by the policy, are not
+		// "removed": they are out of scope.
+		if m.excluded != "" && under(e.Path, m.excluded) {
+			continue
+		}
+		if m.opts.Policy.Excluded(e.Path) {
+			m.excluded = e.Path
+			continue
+		}
+		if !slices.ContainsFunc(m.paths, func(r string) bool { return under(e.Path, r) }) || m.opts.Policy.Classify(e.Path).Ignore {
 			continue
 		}
 		m.next = e
@@ -332,6 +355,9 @@ func (m *merger) send(ch chan<- *item, it *item) error {
 }
 
 func (m *merger) removed(e *Entry) error {
+	if m.blind != "" && under(e.Path, m.blind) {
+		return nil
+	}
 	return m.send(m.out, &item{entry: e, old: e, removed: true, group: m.opts.Policy.Classify(e.Path), done: closed})
 }
 
@@ -347,6 +373,9 @@ func (m *merger) run(walked <-chan *item) error {
 			if err := m.advance(); err != nil {
 				return err
 			}
+		}
+		if it.entry.Err != "" && (it.entry.Type == TypeDir || it.entry.Type == TypeUnknown) {
+			m.blind = it.entry.Path
 		}
 		if m.next != nil && m.next.Path == it.entry.Path {
 			it.old = m.next

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -325,6 +326,57 @@ func TestScopeChangesAreNotReportedAsRemovals(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, res.Findings)
 	require.False(t, res.PolicyChanged, "excludes added at run time do not change the policy file")
+}
+
+func TestAnExcludedDirectoryTakesItsSubtreeOutOfScope(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.init()
+	// A literal directory, without /**: the walk does not enter it, and
+	// what the baseline holds below it is not removed.
+	require.NoError(t, f.policy.AddExcludes([]string{f.path("etc")}))
+	res := f.check(ModeFull)
+	require.Empty(t, res.Findings)
+	require.Zero(t, res.Removed)
+}
+
+// failListing makes listing the directory at path fail with EIO.
+func failListing(path string) func(fd int) ([]string, error) {
+	return func(fd int) ([]string, error) {
+		if p, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); p == path {
+			return nil, unix.EIO
+		}
+		return readDirNames(fd)
+	}
+}
+
+func TestADirectoryThatCannotBeListedIsOneUnreadableEntry(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.init()
+	ssh := f.path("etc/ssh")
+
+	// Recording: one entry for the directory, not a second with the same
+	// path (which the baseline writer refused as out of order).
+	var buf bytes.Buffer
+	o := f.opts(ModeFull)
+	o.Record, o.readDir = &buf, failListing(ssh)
+	res, err := Scan(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Findings, 1)
+	require.Equal(t, "fim.unreadable", res.Findings[0].Rule)
+	require.Equal(t, ssh, res.Findings[0].Object)
+	require.Contains(t, res.Findings[0].Message, "cannot list directory: input/output error")
+
+	// Comparing: what the baseline holds below it was not seen, not removed.
+	o = f.opts(ModeFull)
+	o.Baseline, o.readDir = bytes.NewReader(f.base), failListing(ssh)
+	res, err = Scan(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Findings, 1, "%+v", res.Findings)
+	require.Equal(t, "fim.unreadable", res.Findings[0].Rule)
+	require.Zero(t, res.Removed)
+	require.Equal(t, 1, res.Problems)
 }
 
 func TestMissingPathsAreNamed(t *testing.T) {

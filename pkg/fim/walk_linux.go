@@ -65,6 +65,8 @@ type walker struct {
 	entries atomic.Int64
 	// missing lists the paths to scan that do not exist.
 	missing []string
+	// readDir lists a directory: readDirNames, unless a test fails it.
+	readDir func(fd int) ([]string, error)
 }
 
 // walk visits each path (sorted and de-duplicated by the caller).
@@ -90,11 +92,7 @@ func (w *walker) walkRoot(p string) error {
 			return fmt.Errorf("stat %s: %w", w.real("/"), err)
 		}
 		e := entryFromStat("/", &st)
-		it := &item{entry: e, group: w.policy.Classify("/")}
-		if err := w.emit(it, d, ""); err != nil {
-			return err
-		}
-		return w.children(d, "/")
+		return w.emitDir(&item{entry: e, group: w.policy.Classify("/")}, d, "", d)
 	}
 	parent, name := splitPath(p)
 	fd, err := unix.Open(w.real(parent), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -194,19 +192,22 @@ func (w *walker) visit(dir *dirRef, name, p string) error {
 	if w.xattrs && g.Watch&AttrXattrs != 0 {
 		e.Xattrs = xattrDigest(fd)
 	}
-	if err := w.emit(it, dir, name); err != nil {
-		return err
-	}
-	return w.children(child, p)
+	return w.emitDir(it, dir, name, child)
 }
 
-// children visits a directory's entries in name order.
-func (w *walker) children(d *dirRef, p string) error {
-	names, err := readDirNames(d.fd)
+// emitDir sends a directory's entry (in parent, as name) and visits its
+// entries, d open on it, in name order. It lists the directory first, so
+// that a directory that cannot be listed is one entry that says so, not a
+// good entry and a second one with the same path.
+func (w *walker) emitDir(it *item, parent *dirRef, name string, d *dirRef) error {
+	names, err := w.readDir(d.fd)
 	if err != nil {
-		w.entries.Add(1)
-		return w.send(&item{entry: &Entry{Path: p, Type: TypeDir, Err: "cannot list directory: " + errText(err)}, group: w.policy.Classify(p), done: closed})
+		it.entry.Err = "cannot list directory: " + errText(err)
 	}
+	if err := w.emit(it, parent, name); err != nil {
+		return err
+	}
+	p := it.entry.Path
 	prefix := p + "/"
 	if p == "/" {
 		prefix = "/"
