@@ -165,3 +165,24 @@ func TestFindingsAsSensuEvents(t *testing.T) {
 		requireClean(t, string(b))
 	}
 }
+
+func TestEveryJSONMetricCarriesTheRegion(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	_, log := logs(t)
+	api, url := testutil.EventsAPI(t)
+	resp := h.Exec("check-pii --format json --region eu-west-1 --data-class payment --path "+testutil.Shell(log)+
+		" --events-api "+url+" --events-state "+testutil.Shell(filepath.Join(t.TempDir(), "events.json")), "")
+	require.Equal(t, 2, resp.Status, resp.Output)
+	var rep plugin.Report
+	require.NoError(t, json.Unmarshal([]byte(resp.Output), &rep))
+	names := map[string]float64{}
+	for _, m := range rep.Metrics {
+		require.Equal(t, "eu-west-1", m.Tags["region"], m.Name)
+		require.Equal(t, "payment", m.Tags["data_class"], m.Name)
+		names[m.Name] = m.Value
+	}
+	require.Contains(t, names, "findings")
+	require.Contains(t, names, "bytes_scanned")
+	require.InDelta(t, len(api.Events()), names["events_posted"], 0)
+}

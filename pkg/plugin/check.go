@@ -134,8 +134,7 @@ func (s *setup[C]) emit(ctx context.Context, rep *Report) {
 		em := &agentapi.Emitter{URL: cc.EventsAPI, Client: client, StatePath: statePath, MaxEvents: cc.EventsMax, StatusOf: cc.statusMap.Status}
 		var r agentapi.Report
 		r, err = em.Emit(ctx, s.env.Event, name, rep.Findings)
-		rep.perf = append(rep.perf, Metric{Name: "events_posted", Value: float64(r.Sent), Min: Zero()})
-		rep.Metrics = append(rep.Metrics, ReportMetric{Name: "events_posted", Value: float64(r.Sent), Tags: map[string]string{}})
+		rep.addMetric(Metric{Name: "events_posted", Value: float64(r.Sent), Min: Zero()})
 	}
 	if err != nil {
 		s.env.Log.Error("events API delivery failed", "err", err)

@@ -141,11 +141,17 @@ func (s *optionSet) parse(args []string, env environ) error {
 	for _, e := range s.entries {
 		i := e.b.info()
 		if i.Secret && s.fs.Changed(i.Flag) {
-			s.secrets.Add(e.b.(*scalar[secret.String]).o.Value.Reveal())
+			s.learnSecret(e.b)
 			s.warnings = append(s.warnings, fmt.Sprintf("--%s on the command line shows in process listings; prefer %s or --%s-file", i.Flag, i.Env, i.Flag))
 		}
 	}
 	return nil
+}
+
+// learnSecret gives the redactor the value a secret option holds now
+// (bind allows Secret on secret.String options only).
+func (s *optionSet) learnSecret(b binder) {
+	s.secrets.Add(b.(*scalar[secret.String]).o.Value.Reveal())
 }
 
 // loadSecretFiles reads the --NAME-file options. It is the only I/O of
@@ -253,6 +259,11 @@ func (s *optionSet) applyAnnotations(ev *corev2.Event) error {
 			}
 			if err := e.b.setAnnotation(val); err != nil {
 				return fmt.Errorf("%s annotation %s: %w", from, key, err)
+			}
+			if i.Secret {
+				// The annotation may be a JSON string: the value is what
+				// it decodes to, quotes and escapes gone.
+				s.learnSecret(e.b)
 			}
 			s.overrides = append(s.overrides, override{Flag: i.Flag, Key: key, From: from, Value: e.b.shown()})
 			break

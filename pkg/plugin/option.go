@@ -140,10 +140,19 @@ func bind(o sensu.ConfigOption) (binder, error) {
 	case *sensu.PluginConfigOption[time.Duration]:
 		return newScalar(s, "duration", ParseDuration, annotDuration)
 	case *sensu.SlicePluginConfigOption[string]:
+		if s.Secret {
+			return nil, fmt.Errorf("option --%s: a secret must be a sensu.PluginConfigOption[secret.String]", s.Argument)
+		}
 		return newStrings(s)
 	case *sensu.MapPluginConfigOption[string]:
+		if s.Secret {
+			return nil, fmt.Errorf("option --%s: a secret must be a sensu.PluginConfigOption[secret.String]", s.Argument)
+		}
 		return newMap(s, "string", func(v string) (string, error) { return v, nil })
 	case *sensu.MapPluginConfigOption[int]:
+		if s.Secret {
+			return nil, fmt.Errorf("option --%s: a secret must be a sensu.PluginConfigOption[secret.String]", s.Argument)
+		}
 		return newMap(s, "int", func(v string) (int, error) { return strconv.Atoi(strings.TrimSpace(v)) })
 	case nil:
 		return nil, errors.New("option has no Spec")
@@ -299,8 +308,8 @@ func newStrings(o *sensu.SlicePluginConfigOption[string]) (binder, error) {
 }
 
 func (b *stringsOpt) info() optionInfo {
-	i := optionInfo{Flag: b.o.Argument, Short: b.o.Shorthand, Env: b.o.Env, Path: b.o.Path, Usage: b.o.Usage, Type: "strings", Secret: b.o.Secret}
-	if len(b.o.Default) > 0 && !b.o.Secret {
+	i := optionInfo{Flag: b.o.Argument, Short: b.o.Shorthand, Env: b.o.Env, Path: b.o.Path, Usage: b.o.Usage, Type: "strings"}
+	if len(b.o.Default) > 0 {
 		i.Default = strings.Join(b.o.Default, ",")
 	}
 	return i
@@ -364,9 +373,6 @@ func (b *stringsOpt) check() error {
 func (b *stringsOpt) empty() bool { return len(*b.o.Value) == 0 }
 
 func (b *stringsOpt) shown() string {
-	if b.o.Secret {
-		return secret.Mask
-	}
 	return strings.Join(*b.o.Value, ",")
 }
 
@@ -391,8 +397,8 @@ func newMap[T sensu.MapOptionValue](o *sensu.MapPluginConfigOption[T], typ strin
 }
 
 func (b *mapOpt[T]) info() optionInfo {
-	i := optionInfo{Flag: b.o.Argument, Short: b.o.Shorthand, Env: b.o.Env, Path: b.o.Path, Usage: b.o.Usage, Type: "key=" + b.typ, Secret: b.o.Secret}
-	if len(b.o.Default) > 0 && !b.o.Secret {
+	i := optionInfo{Flag: b.o.Argument, Short: b.o.Shorthand, Env: b.o.Env, Path: b.o.Path, Usage: b.o.Usage, Type: "key=" + b.typ}
+	if len(b.o.Default) > 0 {
 		i.Default = b.render(b.o.Default)
 	}
 	return i
@@ -417,16 +423,10 @@ func (b *mapOpt[T]) setText(s string) error {
 		k, v, ok := strings.Cut(p, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			if b.o.Secret {
-				return errors.New("want key=value pairs")
-			}
 			return fmt.Errorf("%q is not key=value", p)
 		}
 		val, err := b.parse(strings.TrimSpace(v))
 		if err != nil {
-			if b.o.Secret {
-				return fmt.Errorf("key %s: invalid %s value", k, b.typ)
-			}
 			return fmt.Errorf("key %s: invalid %s value %q", k, b.typ, v)
 		}
 		(*b.o.Value)[k] = val
@@ -464,9 +464,6 @@ func (b *mapOpt[T]) check() error {
 func (b *mapOpt[T]) empty() bool { return len(*b.o.Value) == 0 }
 
 func (b *mapOpt[T]) shown() string {
-	if b.o.Secret {
-		return secret.Mask
-	}
 	return b.render(*b.o.Value)
 }
 

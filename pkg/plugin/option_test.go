@@ -178,6 +178,8 @@ func TestOptionsTableRules(t *testing.T) {
 		{"a secret cannot take entity annotations", []Option{{Spec: &sensu.PluginConfigOption[secret.String]{Argument: "key", Path: "key", Secret: true, Value: &n}, Kind: Credential, Annotations: AnyAnnotation}}, "a secret option cannot be overridden by entity annotations"},
 		{"a secret must be a Credential", []Option{{Spec: &sensu.PluginConfigOption[secret.String]{Argument: "key", Secret: true, Value: &n}}}, "must be of Kind Credential"},
 		{"a secret must be a secret.String", []Option{{Spec: &sensu.PluginConfigOption[string]{Argument: "key", Secret: true, Value: &s}, Kind: Credential}}, "must be a sensu.PluginConfigOption[secret.String]"},
+		{"a secret cannot be a list", []Option{{Spec: &sensu.SlicePluginConfigOption[string]{Argument: "keys", Secret: true, Value: &[]string{}}, Kind: Credential}}, "must be a sensu.PluginConfigOption[secret.String]"},
+		{"a secret cannot be a map", []Option{{Spec: &sensu.MapPluginConfigOption[string]{Argument: "keys", Secret: true, Value: &map[string]string{}}, Kind: Credential}}, "must be a sensu.PluginConfigOption[secret.String]"},
 		{"an override needs a Path", []Option{{Spec: &sensu.PluginConfigOption[string]{Argument: "x", Value: &s}, Annotations: CheckAnnotation}}, "annotation overrides need a Path"},
 		{"two options cannot share a flag", []Option{{Spec: &sensu.PluginConfigOption[string]{Argument: "x", Value: &s}}, {Spec: &sensu.PluginConfigOption[string]{Argument: "x", Value: &s}}}, `both use flag "x"`},
 		{"two options cannot share a shorthand", []Option{{Spec: &sensu.PluginConfigOption[string]{Argument: "x", Shorthand: "M", Value: &s}}, {Spec: &sensu.PluginConfigOption[string]{Argument: "y", Shorthand: "M", Value: &s}}}, `both use shorthand "M"`},

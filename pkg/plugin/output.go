@@ -78,7 +78,18 @@ type Report struct {
 	Metrics       []ReportMetric    `json:"metrics"`
 	Notes         []string          `json:"notes,omitempty"`
 
-	perf []Metric // the metrics with their Nagios thresholds
+	perf       []Metric          // the metrics with their Nagios thresholds
+	metricTags map[string]string // Result.MetricTags
+}
+
+// addMetric adds a metric to the perfdata and to the JSON metrics, with
+// the run's metric tags under its own.
+func (r *Report) addMetric(m Metric) {
+	tags := make(map[string]string, len(m.Tags)+len(r.metricTags))
+	maps.Copy(tags, r.metricTags)
+	maps.Copy(tags, m.Tags)
+	r.perf = append(r.perf, m)
+	r.Metrics = append(r.Metrics, ReportMetric{Name: m.Name, Value: m.Value, Tags: tags})
 }
 
 // ReportMetric is a metric in the JSON document.
@@ -109,14 +120,10 @@ func finalize(plugin string, r Result, m finding.StatusMap) Report {
 		metrics = append(metrics, Metric{Name: "findings_" + s.String(), Value: float64(counts[s]), Min: Zero()})
 	}
 	metrics = append(metrics, r.Metrics...)
-	rep := Report{Plugin: plugin, Status: st, Summary: summary, Findings: fs, FindingsTotal: total, Notes: r.Notes}
+	rep := Report{Plugin: plugin, Status: st, Summary: summary, Findings: fs, FindingsTotal: total, Notes: r.Notes, metricTags: r.MetricTags}
 	for _, x := range metrics {
-		tags := make(map[string]string, len(x.Tags)+len(r.MetricTags))
-		maps.Copy(tags, r.MetricTags)
-		maps.Copy(tags, x.Tags)
-		rep.Metrics = append(rep.Metrics, ReportMetric{Name: x.Name, Value: x.Value, Tags: tags})
+		rep.addMetric(x)
 	}
-	rep.perf = metrics
 	return rep
 }
 

@@ -116,6 +116,8 @@ func TestSecretIsNeverPrintedOrLogged(t *testing.T) {
 	tokenFile := filepath.Join(dir, "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
 	viaAnnotation := eventJSON(t, map[string]string{"vigil.io/PLUGIN/token": token}, nil)
+	// An annotation may hold the value as a JSON string.
+	viaJSONAnnotation := eventJSON(t, map[string]string{"vigil.io/PLUGIN/token": `"` + token + `"`}, nil)
 	plain := eventJSON(t, nil, nil)
 	sources := []struct {
 		name  string
@@ -127,6 +129,7 @@ func TestSecretIsNeverPrintedOrLogged(t *testing.T) {
 		{"set by flag", "--token " + token, nil, func(string) string { return plain }},
 		{"set by file", "--token-file " + tokenFile, nil, func(string) string { return plain }},
 		{"set by check annotation", "", nil, func(p string) string { return strings.ReplaceAll(viaAnnotation, "PLUGIN", p) }},
+		{"set by check annotation as a JSON string", "", nil, func(p string) string { return strings.ReplaceAll(viaJSONAnnotation, "PLUGIN", p) }},
 	}
 	// Each run logs at debug level to stderr (merged into the output, as in
 	// Sensu), logs the configuration struct and an error quoting the token,
