@@ -32,7 +32,8 @@ func (h *hasher) work(jobs <-chan *item) error {
 
 // hash reads one file relative to its directory, never following a
 // symlink, and checks that it did not change while being read; a file
-// that did is read once more, then reported as changing.
+// that did is read once more, then reported as changing. A group that
+// watches extended attributes but not content has only those read.
 func (h *hasher) hash(it *item, d hash.Hash, buf []byte) {
 	dir := it.dir
 	it.dir = nil
@@ -54,8 +55,13 @@ func (h *hasher) hash(it *item, d hash.Hash, buf []byte) {
 			e.Err = "replaced while being scanned"
 			return
 		}
-		d.Reset()
-		n, rerr := readAll(fd, d, buf)
+		content := it.group.Watch&AttrContent != 0
+		var n int64
+		var rerr error
+		if content {
+			d.Reset()
+			n, rerr = readAll(fd, d, buf)
+		}
 		serr := unix.Fstat(fd, &after)
 		var xattrs []byte
 		if h.xattrs && it.group.Watch&AttrXattrs != 0 {
@@ -67,12 +73,13 @@ func (h *hasher) hash(it *item, d hash.Hash, buf []byte) {
 			return
 		}
 		h.bytes.Add(n)
-		if serr == nil && stable(&before, &after) && n == after.Size {
+		if serr == nil && stable(&before, &after) && (!content || n == after.Size) {
 			refresh(e, &after)
-			e.Hash = d.Sum(nil)
 			e.Xattrs = xattrs
-			h.files.Add(1)
-			it.rehashed = true
+			if content {
+				e.Hash = d.Sum(nil)
+				h.files.Add(1)
+			}
 			return
 		}
 		if serr == nil {

@@ -232,7 +232,7 @@ func Scan(parent context.Context, opts Options) (*Result, error) {
 			}
 		})
 	}
-	m := &merger{ctx: ctx, opts: &opts, br: br, paths: paths, jobs: jobs, out: ordered}
+	m := &merger{ctx: ctx, opts: &opts, br: br, paths: paths, jobs: jobs, out: ordered, samePolicy: br != nil && !res.PolicyChanged}
 	wg.Go(func() {
 		defer close(ordered)
 		defer close(jobs)
@@ -303,6 +303,8 @@ type merger struct {
 	out     chan<- *item
 	next    *Entry
 	trusted int64
+	// samePolicy says the baseline was recorded under the policy in use.
+	samePolicy bool
 	// excluded is the last baseline entry found excluded: the entries
 	// below it (the baseline is in walk order) are out of scope with it,
 	// as the walk does not enter an excluded directory.
@@ -428,14 +430,21 @@ func (m *merger) needsHash(it *item) bool {
 	if it.group.Watch&AttrContent == 0 && it.group.Watch&AttrXattrs == 0 {
 		return false
 	}
-	if m.opts.Mode == ModeFast && it.old != nil && it.old.Err == "" && it.old.Hash != nil && it.entry.sameFingerprint(it.old) &&
-		(it.group.Watch&AttrXattrs == 0 || it.old.Xattrs != nil) {
-		it.entry.Hash = it.old.Hash
-		it.entry.Xattrs = it.old.Xattrs
-		m.trusted++
-		return false
+	if m.opts.Mode != ModeFast || it.old == nil || it.old.Err != "" || !it.entry.sameFingerprint(it.old) {
+		return true
 	}
-	return true
+	// The baseline must hold the digests the group watches. Under the
+	// policy in use, no xattr digest means the file had none (setting one
+	// changes the ctime, which the fingerprint holds); under another
+	// policy they may not have been recorded.
+	watch := it.group.Watch
+	if (watch&AttrContent != 0 && it.old.Hash == nil) || (watch&AttrXattrs != 0 && it.old.Xattrs == nil && !m.samePolicy) {
+		return true
+	}
+	it.entry.Hash = it.old.Hash
+	it.entry.Xattrs = it.old.Xattrs
+	m.trusted++
+	return false
 }
 
 // collector turns ordered items into findings and baseline records.

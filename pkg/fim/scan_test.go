@@ -379,6 +379,49 @@ func TestADirectoryThatCannotBeListedIsOneUnreadableEntry(t *testing.T) {
 	require.Equal(t, 1, res.Problems)
 }
 
+func TestExtendedAttributesWithoutContent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, n := range []string{"labelled", "plain"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(strings.Repeat(n, 1000)), 0o644))
+	}
+	require.NoError(t, unix.Setxattr(filepath.Join(dir, "labelled"), "user.vigil", []byte("a"), 0))
+	p, err := ParsePolicy([]byte("groups:\n  - name: labels\n    severity: high\n    watch: type+xattrs\n    paths: ['"+dir+"/**']\n"), "test")
+	require.NoError(t, err)
+	opts := func(mode Mode) Options {
+		return Options{Paths: []string{dir}, Policy: p, Mode: mode, Algorithm: "sha256", Workers: 2}
+	}
+	var base bytes.Buffer
+	o := opts(ModeFull)
+	o.Record = &base
+	res, err := Scan(context.Background(), o)
+	require.NoError(t, err)
+	require.Empty(t, res.Findings)
+	require.Zero(t, res.BytesHashed, "content is not watched, so not read")
+
+	check := func(mode Mode) *Result {
+		o := opts(mode)
+		o.Baseline = bytes.NewReader(base.Bytes())
+		res, err := Scan(context.Background(), o)
+		require.NoError(t, err)
+		return res
+	}
+	res = check(ModeFast)
+	require.Empty(t, res.Findings)
+	require.EqualValues(t, 2, res.Trusted, "a file without xattrs is trusted too: the baseline says it had none")
+
+	require.NoError(t, unix.Setxattr(filepath.Join(dir, "plain"), "user.vigil", []byte("b"), 0))
+	require.NoError(t, unix.Setxattr(filepath.Join(dir, "labelled"), "user.vigil", []byte("c"), 0))
+	for _, mode := range []Mode{ModeFast, ModeFull} {
+		res = check(mode)
+		require.Len(t, res.Findings, 2, "mode %v", mode)
+		for _, f := range res.Findings {
+			require.Equal(t, []string{"xattrs"}, f.Changed, f.Object)
+		}
+		require.Zero(t, res.BytesHashed)
+	}
+}
+
 func TestMissingPathsAreNamed(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

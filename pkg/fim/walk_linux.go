@@ -46,8 +46,6 @@ type item struct {
 	// done is closed when the entry is complete (hashed, or nothing to
 	// hash).
 	done chan struct{}
-	// rehashed is true when the content was read this run.
-	rehashed bool
 	// changing is true when the file changed while being read.
 	changing bool
 }
