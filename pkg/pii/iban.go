@@ -1,5 +1,11 @@
 package pii
 
+// ibanCountry says whether two bytes are a country with IBANs.
+func ibanCountry(cc []byte) bool {
+	_, ok := ibanLengths[string(cc)]
+	return ok
+}
+
 // ibanLengths is the length of each country's IBAN (SWIFT IBAN registry).
 var ibanLengths = map[string]int{
 	"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27, "BR": 29, "BY": 28,
@@ -53,6 +59,11 @@ func ibanAt(data []byte, i int) (Match, bool) {
 // mod97 checks an IBAN: move the first four characters to the end, read
 // letters as 10-35, and the number must be 1 modulo 97.
 func mod97(b []byte) bool {
+	for _, c := range b {
+		if !isDigit[c] && !isUpper[c] {
+			return false // a custom detector's match may hold anything
+		}
+	}
 	rem := 0
 	add := func(c byte) {
 		switch {

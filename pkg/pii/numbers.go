@@ -101,7 +101,7 @@ func (s *Scanner) number(data []byte, i int, ms []Match) ([]Match, int) {
 	}
 	// The groups after "DE79 " are the rest of an IBAN-shaped number whose
 	// check failed: not a card or a phone of their own.
-	if i >= 5 && data[i-1] == ' ' && isUpper[data[i-5]] && isUpper[data[i-4]] && isDigit[data[i-3]] && isDigit[data[i-2]] && boundary(data, i-5) {
+	if i >= 5 && data[i-1] == ' ' && isUpper[data[i-5]] && isUpper[data[i-4]] && isDigit[data[i-3]] && isDigit[data[i-2]] && boundary(data, i-5) && ibanCountry(data[i-5:i-3]) {
 		return ms, j
 	}
 	// A compact run can only be an undashed SSN (9 digits) or a card (13 to
@@ -120,17 +120,18 @@ func (s *Scanner) number(data []byte, i int, ms []Match) ([]Match, int) {
 	// A run of several numbers may hold one whole: "id 12 card 4111…" is
 	// not it, but "batch 7 4111111111111111" is. Try each group alone.
 	if r.n > 1 {
-		pos := r.start
-		for k := 0; k < r.n; k++ {
-			g := r.groups[k]
-			if g >= 9 {
-				one := run{start: pos, end: pos + int(g), n: 1, digits: int(g)}
-				one.groups[0] = g
+		// The groups are walked in the data itself: a group's recorded
+		// length stops at 255.
+		for pos := r.start; pos < r.end; {
+			end := span(data, pos, &isDigit)
+			if g := end - pos; g >= 9 && g <= 19 {
+				one := run{start: pos, end: end, n: 1, digits: g}
+				one.groups[0] = uint8(g)
 				if m, ok := s.classify(data, &one); ok {
 					ms = append(ms, m)
 				}
 			}
-			pos += int(g) + 1
+			pos = end + 1
 		}
 	}
 	return ms, r.end
@@ -277,11 +278,18 @@ func validSSN(d []byte) bool {
 
 // ssnContext looks for "ssn" shortly before an undashed SSN, which is
 // otherwise any nine digits.
-func ssnContext(data []byte, start int) bool {
-	from := max(0, start-24)
-	w := data[from:start]
-	for k := 0; k+3 <= len(w); k++ {
-		if (w[k]|0x20) == 's' && (w[k+1]|0x20) == 's' && (w[k+2]|0x20) == 'n' {
+func ssnContext(data []byte, start int) bool { return wordBefore(data, start, 24, "ssn") }
+
+// wordBefore says whether word (lowercase letters) stands, in any case,
+// within the window bytes before start. It does not allocate.
+func wordBefore(data []byte, start, window int, word string) bool {
+	w := data[max(0, start-window):start]
+	for k := 0; k+len(word) <= len(w); k++ {
+		j := 0
+		for j < len(word) && w[k+j]|0x20 == word[j] {
+			j++
+		}
+		if j == len(word) {
 			return true
 		}
 	}
@@ -455,8 +463,7 @@ func ipMatch(data []byte, r *run) (Match, bool) {
 	if r.start > 0 && (data[r.start-1] == '.' || data[r.start-1] == '/') {
 		return Match{}, false
 	}
-	from := max(0, r.start-16)
-	if strings.Contains(strings.ToLower(string(data[from:r.start])), "version") {
+	if wordBefore(data, r.start, 16, "version") {
 		return Match{}, false
 	}
 	addr, err := netip.ParseAddr(string(data[r.start:r.end]))

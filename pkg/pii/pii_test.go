@@ -192,6 +192,21 @@ func TestRulesSelectDetectors(t *testing.T) {
 	require.False(t, s.Enabled(IPAddress), "IP addresses are off by default")
 }
 
+func TestCardsBesideLongDigitRunsAndIBANLookalikes(t *testing.T) {
+	t.Parallel()
+	s := defaultScanner(t)
+	long := strings.Repeat("0", 300)
+	ms := scanAll(t, s, long+" 4111111111111111 ok")
+	require.Len(t, ms, 1, "a group longer than 255 digits does not shift the next one")
+	require.Equal(t, CreditCard, ms[0].Rule)
+	require.Equal(t, len(long)+1, ms[0].Start)
+
+	ms = scanAll(t, s, "ref AB12 4111 1111 1111 1111 paid")
+	require.Len(t, ms, 1, "AB is no IBAN country: the groups after it are a card")
+	require.Equal(t, CreditCard, ms[0].Rule)
+	require.Empty(t, scanAll(t, s, "iban DE12 4111 1111 1111 1111 bad"), "the tail of an IBAN whose check failed is not a card")
+}
+
 func TestCustomDetectorsAddToTheBuiltInRules(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -218,6 +233,15 @@ func TestCustomDetectorsAddToTheBuiltInRules(t *testing.T) {
 	require.Equal(t, finding.Low, s.Severity("custom.employee_id"))
 	require.Equal(t, finding.High, s.Severity("custom.loyalty_card"), "custom detectors are high unless they say")
 	require.Equal(t, finding.Critical, s.Severity(CreditCard))
+
+	iban := filepath.Join(dir, "iban.yaml")
+	require.NoError(t, os.WriteFile(iban, []byte("detectors: [{name: acct, pattern: '[A-Z]{2}[0-9]{2}[A-Z0-9 -]{10,30}', validator: mod97}]\n"), 0o600))
+	ibans, err := LoadCustom(iban)
+	require.NoError(t, err)
+	s, err = New(Options{Rules: []string{"custom.acct"}, Custom: ibans})
+	require.NoError(t, err)
+	require.Len(t, scanAll(t, s, "DE89 3704 0044 0532 0130 00"), 1)
+	require.Empty(t, scanAll(t, s, "DE89-3704-0044-0532-0130-00"), "punctuation other than spaces is not an IBAN")
 
 	only, err := New(Options{Rules: []string{"custom.employee_id"}, Custom: custom})
 	require.NoError(t, err)
