@@ -16,9 +16,8 @@ import (
 
 // follow is one Read of one path.
 type follow struct {
-	ctx     context.Context
-	opts    Options
-	fromEnd bool
+	ctx  context.Context
+	opts Options
 	// whole reads the live file to its end, a last line without a
 	// newline included: without state there is no next run to wait for.
 	whole bool
@@ -218,7 +217,7 @@ func (f *follow) choose(prev *entry, live *liveFile, gens []*generation) (plan, 
 			return plan{}, nil
 		}
 		s := step{gen: -1}
-		if f.fromEnd {
+		if f.opts.FromEnd {
 			var err error
 			if s.off, s.lines, err = f.skipToEnd(live); err != nil {
 				return plan{}, err
@@ -485,6 +484,8 @@ func (f *follow) deliver(src io.Reader, path string, e *entry, finished bool) er
 				if stuck++; stuck > 100 {
 					return fmt.Errorf("read %s: %w", path, io.ErrNoProgress)
 				}
+			default:
+				stuck = 0 // 100 empty reads in a row, as bufio counts them
 			}
 		}
 		return nil

@@ -266,6 +266,9 @@ func Open(statePath string, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if statePath == "" {
+		opts.FromEnd = false // every file is read whole
+	}
 	r := &Reader{path: statePath, opts: opts, files: map[string]*entry{}, seen: map[string]bool{}}
 	if statePath == "" {
 		return r, nil
@@ -335,13 +338,12 @@ func (r *Reader) Read(ctx context.Context, path string, fn func(Segment) error) 
 	r.mu.Unlock()
 
 	f := &follow{
-		ctx:     ctx,
-		opts:    r.opts,
-		fromEnd: r.opts.FromEnd && r.path != "",
-		whole:   r.path == "",
-		path:    path,
-		fn:      fn,
-		bufs:    &r.bufs,
+		ctx:   ctx,
+		opts:  r.opts,
+		whole: r.path == "",
+		path:  path,
+		fn:    fn,
+		bufs:  &r.bufs,
 	}
 	next, err := f.run(prev)
 	if f.buf != nil {

@@ -3,11 +3,13 @@ package tail_test
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -807,4 +809,32 @@ func TestReadStreamDeliversAWholeStreamInBoundedSegments(t *testing.T) {
 	require.EqualValues(t, 4, st.Lines)
 	require.Equal(t, []string{"stdin"}, st.Sources)
 	require.EqualValues(t, 1, starts[0])
+}
+
+// hesitant returns one byte per read, with an empty read before each.
+type hesitant struct {
+	r     io.Reader
+	empty bool
+}
+
+func (h *hesitant) Read(p []byte) (int, error) {
+	if h.empty = !h.empty; h.empty {
+		return 0, nil
+	}
+	return h.r.Read(p[:1])
+}
+
+func TestReadStreamToleratesEmptyReadsBetweenProgress(t *testing.T) {
+	t.Parallel()
+	in := strings.Repeat("a line\n", 50)
+	var got strings.Builder
+	_, err := tail.ReadStream(t.Context(), &hesitant{r: strings.NewReader(in)}, "stdin", tail.Options{}, func(s tail.Segment) error {
+		got.Write(s.Data[s.Start:s.End])
+		return nil
+	})
+	require.NoError(t, err, "350 empty reads, but never 100 in a row")
+	require.Equal(t, in, got.String())
+
+	_, err = tail.ReadStream(t.Context(), iotest.ErrReader(nil), "stdin", tail.Options{}, func(tail.Segment) error { return nil })
+	require.ErrorIs(t, err, io.ErrNoProgress, "a reader that never moves is an error")
 }
