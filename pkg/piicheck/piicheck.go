@@ -222,10 +222,13 @@ type runner struct {
 	fp      *pii.Fingerprinter
 	start   time.Time
 
+	// The workers add to these.
 	mu        sync.Mutex
 	found     []located
 	counts    map[string]int
 	ipClasses map[string]int
+
+	// The reading goroutine keeps these.
 	bytes     int64
 	lines     int64
 	files     int
@@ -304,7 +307,8 @@ func (r *runner) scan(j job, buf *pii.Buffer) {
 	var local []located
 	counts := map[string]int{}
 	ips := map[string]int{}
-	line, lineStart, pos := j.line, 0, 0
+	// lineStart is the file offset where the current line starts.
+	line, lineStart, pos := j.line, j.lineOffset, 0
 	r.scanner.Scan(j.data, buf, func(m pii.Match) {
 		if m.Start < j.start || m.Start >= j.end {
 			return // seen whole in the neighbouring piece of a long line
@@ -320,16 +324,13 @@ func (r *runner) scan(j job, buf *pii.Buffer) {
 				break
 			}
 			line++
-			lineStart = pos + k + 1
-			pos = lineStart
+			pos += k + 1
+			lineStart = j.offset + int64(pos)
 		}
 		pos = m.Start
 		counts[m.Rule]++
-		col := int64(m.Start-lineStart) + 1
-		if line == j.line {
-			col = j.offset + int64(m.Start) - j.lineOffset + 1
-		}
-		local = append(local, located{seq: j.seq, off: j.offset + int64(m.Start), f: r.finding(j.name, line, col, m)})
+		off := j.offset + int64(m.Start)
+		local = append(local, located{seq: j.seq, off: off, f: r.finding(j.name, line, off-lineStart+1, m)})
 	})
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -389,13 +390,11 @@ func (r *runner) scanFiles(ctx context.Context, reader *tail.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
-		r.mu.Lock()
 		r.files++
 		r.bytes += st.Bytes
 		r.lines += st.Lines
 		r.rotations += st.Rotations
 		r.pending += st.Pending
-		r.mu.Unlock()
 	}
 	return nil
 }
@@ -403,20 +402,22 @@ func (r *runner) scanFiles(ctx context.Context, reader *tail.Reader) error {
 // segments hands the reader's segments to the workers, numbered in
 // order, each with the file offset where its first line starts (a piece
 // of a long line starts inside it).
+//
+// A Read delivers the pieces of a long line one after the other, so the
+// last line's start is the only thing to carry from segment to segment.
 func (r *runner) segments(submit func(job)) func(tail.Segment) error {
-	lineStart := map[string]int64{}
-	cut := map[string]bool{}
+	var lastLine int64 // where the last line of the previous segment starts
+	cut := false       // and whether that segment ended inside it
 	return func(s tail.Segment) error {
 		first := s.Offset
-		if cut[s.Path] {
-			first = lineStart[s.Path]
+		if cut {
+			first = lastLine
 		}
+		lastLine = first
 		if k := bytes.LastIndexByte(s.Data[:s.End], '\n'); k >= 0 {
-			lineStart[s.Path] = s.Offset + int64(k) + 1
-		} else {
-			lineStart[s.Path] = first
+			lastLine = s.Offset + int64(k) + 1
 		}
-		cut[s.Path] = s.Cut
+		cut = s.Cut
 		r.seq++
 		submit(job{seq: r.seq, name: s.Path, data: s.Data, offset: s.Offset, line: s.Line, lineOffset: first, start: s.Start, end: s.End})
 		return nil
