@@ -28,7 +28,7 @@ func TestSensuExamplesAreValidAndTheirCommandsParse(t *testing.T) {
 	require.NoError(t, err)
 	vigil := map[string]bool{}
 	for _, p := range plugins {
-		vigil[filepath.Base(p)] = true
+		vigil[p.Name] = true
 	}
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package release
+package release_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-sec/vigil/internal/release"
 	"github.com/vigil-sec/vigil/pkg/sensuexec"
 	"github.com/vigil-sec/vigil/pkg/testutil"
 )
@@ -25,7 +26,7 @@ func TestAssetTarballRunsItsBinary(t *testing.T) {
 	root, err := testutil.ModuleRoot()
 	require.NoError(t, err)
 	tool := filepath.Join(testutil.BuildPackages(t, "./tools/release"), "release")
-	host := Target{OS: runtime.GOOS, Arch: runtime.GOARCH}
+	host := release.Target{OS: runtime.GOOS, Arch: runtime.GOARCH}
 	build := func(out string) {
 		cmd := exec.Command(tool, "--host-only", "--version", "9.8.7", "--commit", "c0ffee1", "--date", "2026-11-23T00:00:00Z",
 			"--url-base", "https://assets.example/vigil/9.8.7", "--out", out)
@@ -35,19 +36,19 @@ func TestAssetTarballRunsItsBinary(t *testing.T) {
 	}
 	out := t.TempDir()
 	build(out)
-	plugins, err := Plugins(root)
+	plugins, err := release.Plugins(root)
 	require.NoError(t, err)
 	sums := map[string]string{}
-	for _, name := range append([]string{SuiteName}, pluginNames(plugins)...) {
-		file := FileName(name, "9.8.7", host)
+	for _, name := range append([]string{release.SuiteName}, pluginNames(plugins)...) {
+		file := release.FileName(name, "9.8.7", host)
 		tarball := mustRead(t, filepath.Join(out, file))
 		sum := sha512.Sum512(tarball)
 		sums[name] = hex.EncodeToString(sum[:])
-		require.Equal(t, sums[name]+"  "+file+"\n", string(mustRead(t, filepath.Join(out, ChecksumsName(name, "9.8.7")))))
+		require.Equal(t, sums[name]+"  "+file+"\n", string(mustRead(t, filepath.Join(out, release.ChecksumsName(name, "9.8.7")))))
 	}
 
-	tarball := mustRead(t, filepath.Join(out, FileName("handler-archive", "9.8.7", host)))
-	files, modes, err := ReadAll(bytes.NewReader(tarball))
+	tarball := mustRead(t, filepath.Join(out, release.FileName("handler-archive", "9.8.7", host)))
+	files, modes, err := release.ReadAll(bytes.NewReader(tarball))
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"bin/handler-archive", "LICENSE", "README.md", "CHANGELOG.md"}, keys(files))
 	require.Equal(t, int64(0o755), modes["bin/handler-archive"])
@@ -60,7 +61,7 @@ func TestAssetTarballRunsItsBinary(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "handler-archive 9.8.7 (commit c0ffee1, built 2026-11-23T00:00:00Z)\n", string(got))
 
-	suite, _, err := ReadAll(bytes.NewReader(mustRead(t, filepath.Join(out, FileName(SuiteName, "9.8.7", host)))))
+	suite, _, err := release.ReadAll(bytes.NewReader(mustRead(t, filepath.Join(out, release.FileName(release.SuiteName, "9.8.7", host)))))
 	require.NoError(t, err)
 	for _, p := range plugins {
 		require.Contains(t, suite, "bin/"+p.Name, "the suite holds every binary")
@@ -71,16 +72,16 @@ func TestAssetTarballRunsItsBinary(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, r.Assets, 1)
 	require.Equal(t, sums["handler-archive"], r.Assets[0].Builds[0].Sha512)
-	require.Equal(t, "https://assets.example/vigil/9.8.7/"+FileName("handler-archive", "9.8.7", host), r.Assets[0].Builds[0].URL)
+	require.Equal(t, "https://assets.example/vigil/9.8.7/"+release.FileName("handler-archive", "9.8.7", host), r.Assets[0].Builds[0].URL)
 
 	// Tarballs are reproducible.
 	again := t.TempDir()
 	build(again)
-	second := sha512.Sum512(mustRead(t, filepath.Join(again, FileName("handler-archive", "9.8.7", host))))
+	second := sha512.Sum512(mustRead(t, filepath.Join(again, release.FileName("handler-archive", "9.8.7", host))))
 	require.Equal(t, sums["handler-archive"], hex.EncodeToString(second[:]))
 }
 
-func pluginNames(ps []Plugin) []string {
+func pluginNames(ps []release.Plugin) []string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, p.Name)
@@ -105,11 +106,11 @@ func mustRead(t *testing.T, path string) []byte {
 
 func TestBonsaiFiltersMatchWhatTheAgentReports(t *testing.T) {
 	t.Parallel()
-	y := BonsaiYAML("d", Targets)
+	y := release.BonsaiYAML("d", release.Targets)
 	require.Contains(t, y, `asset_filename: "#{repo}_#{version}_linux_armv7.tar.gz"`)
 	require.Contains(t, y, `- "entity.system.arch == 'arm'"`)
 	require.Contains(t, y, `- "entity.system.arm_version == 7"`)
 	require.NotContains(t, y, "arch == 'armv7'", "the agent reports GOARCH, never armv7")
-	require.Equal(t, len(Targets), strings.Count(y, "- platform:"))
-	require.Equal(t, []string{"entity.system.os == 'linux'", "entity.system.arch == 'arm'", "entity.system.arm_version == 7"}, Target{OS: "linux", Arch: "arm", ARM: "7"}.Filters())
+	require.Equal(t, len(release.Targets), strings.Count(y, "- platform:"))
+	require.Equal(t, []string{"entity.system.os == 'linux'", "entity.system.arch == 'arm'", "entity.system.arm_version == 7"}, release.Target{OS: "linux", Arch: "arm", ARM: "7"}.Filters())
 }

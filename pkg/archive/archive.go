@@ -253,19 +253,8 @@ func appendLine(path string, line []byte, size int64) error {
 		return fmt.Errorf("close archive file: %w", err)
 	}
 	if created {
-		return syncDir(filepath.Dir(path))
+		return state.SyncDir(filepath.Dir(path))
 	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir) //nolint:gosec // our own archive directory
-	if err != nil {
-		return fmt.Errorf("open archive directory: %w", err)
-	}
-	defer func() { _ = d.Close() }()
-	// Windows cannot fsync a directory; the error is harmless there.
-	_ = d.Sync()
 	return nil
 }
 

@@ -202,7 +202,7 @@ func compare(ctx context.Context, c *Config, opts fim.Options, update bool) (plu
 					r.Notes = append(r.Notes, fmt.Sprintf("… and %d more accepted", res.Changes()-listed))
 					break
 				}
-				r.Notes = append(r.Notes, "accepted: ["+f.Severity.String()+"] "+f.Rule+" "+f.Object+": "+f.Message)
+				r.Notes = append(r.Notes, "accepted: "+f.Line())
 				listed++
 			}
 		}

@@ -67,22 +67,22 @@ func WriteFunc(path string, write func(io.Writer) error) (err error) {
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replace state %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-// syncDir makes a rename durable. Windows has no directory fsync; NTFS
-// journals the rename itself.
-func syncDir(dir string) error {
+// SyncDir makes a rename or a new file in dir durable. Windows has no
+// directory fsync; NTFS journals the rename itself.
+func SyncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir) //nolint:gosec // our own state directory
+	d, err := os.Open(dir) //nolint:gosec // our own directory
 	if err != nil {
-		return fmt.Errorf("open state directory: %w", err)
+		return fmt.Errorf("open directory %s: %w", dir, err)
 	}
 	defer func() { _ = d.Close() }()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
+		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -23,11 +23,9 @@ import (
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-sec/vigil/internal/release"
 	"github.com/vigil-sec/vigil/pkg/sensuexec"
 )
-
-// PluginDirs are the folders that hold one binary per subfolder.
-var PluginDirs = []string{"checks", "mutators", "handlers", "cmd"}
 
 var (
 	buildOnce sync.Once
@@ -56,21 +54,13 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Plugins lists the binaries of the module: the subfolder names of
-// PluginDirs that hold a main.go.
-func Plugins() ([]string, error) {
+// Plugins lists the binaries of the module, as the release does.
+func Plugins() ([]release.Plugin, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, d := range PluginDirs {
-		matches, _ := filepath.Glob(filepath.Join(root, d, "*", "main.go"))
-		for _, m := range matches {
-			names = append(names, filepath.Base(filepath.Dir(m)))
-		}
-	}
-	return names, nil
+	return release.Plugins(root)
 }
 
 // BinDir returns a directory holding every plugin binary, built at most
@@ -93,11 +83,13 @@ func build() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var pkgs []string
-	for _, d := range PluginDirs {
-		if matches, _ := filepath.Glob(filepath.Join(root, d, "*", "main.go")); len(matches) > 0 {
-			pkgs = append(pkgs, "./"+d+"/...")
-		}
+	plugins, err := release.Plugins(root)
+	if err != nil {
+		return "", err
+	}
+	pkgs := make([]string, 0, len(plugins))
+	for _, p := range plugins {
+		pkgs = append(pkgs, "./"+p.Dir)
 	}
 	return goBuild(root, pkgs...)
 }
