@@ -28,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -108,18 +109,28 @@ func Plugins(root string) ([]Plugin, error) {
 	return out, nil
 }
 
-// Supports reports whether the plugin's package and dependencies have Go
-// files for the target, using go list (no compilation). A plugin that
-// only builds on Linux says so with build constraints.
-func Supports(ctx context.Context, root string, p Plugin, t Target) (bool, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-f", "{{if .Incomplete}}incomplete{{end}}{{if .Error}}error{{end}}", "./"+p.Dir) //nolint:gosec // the module's own package path
+// Supported says, per plugin name, whether the plugin's package and its
+// dependencies have Go files for the target, with one go list (no
+// compilation; Incomplete covers the dependencies). A plugin that only
+// builds on Linux says so with build constraints.
+func Supported(ctx context.Context, root string, plugins []Plugin, t Target) (map[string]bool, error) {
+	args := []string{"list", "-e", "-f", "{{.ImportPath}} {{.Incomplete}}"}
+	for _, p := range plugins {
+		args = append(args, "./"+p.Dir)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = t.env()
-	out, err := cmd.CombinedOutput()
+	out, err := cmd.Output()
 	if err != nil {
-		return false, fmt.Errorf("go list %s for %s: %w: %s", p.Name, t.Suffix(), err, out)
+		return nil, fmt.Errorf("go list for %s: %w", t.Suffix(), err)
 	}
-	return !bytes.Contains(out, []byte("incomplete")) && !bytes.Contains(out, []byte("error")), nil
+	ok := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		pkg, incomplete, _ := strings.Cut(strings.TrimSpace(line), " ")
+		ok[path.Base(pkg)] = incomplete == "false"
+	}
+	return ok, nil
 }
 
 func (t Target) env() []string {
@@ -201,12 +212,12 @@ func (b Build) Run(ctx context.Context) (map[string][]Asset, error) {
 	defer func() { _ = os.RemoveAll(binDir) }()
 	for _, t := range targets {
 		var suite []entry
+		supported, err := Supported(ctx, b.Root, plugins, t)
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range plugins {
-			ok, err := Supports(ctx, b.Root, p, t)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
+			if !supported[p.Name] {
 				continue
 			}
 			bin := filepath.Join(binDir, t.Suffix(), t.exe(p.Name))

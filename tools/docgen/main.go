@@ -51,6 +51,12 @@ func run(ctx context.Context, root, bin string, write bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	supported := map[string]map[string]bool{} // by target suffix, then plugin
+	for _, t := range release.Targets {
+		if supported[t.Suffix()], err = release.Supported(ctx, root, plugins, t); err != nil {
+			return nil, err
+		}
+	}
 	files := map[string][]byte{}
 	for _, p := range plugins {
 		readmePath := filepath.Join(p.Dir, "README.md")
@@ -69,11 +75,7 @@ func run(ctx context.Context, root, bin string, write bool) ([]string, error) {
 		files[readmePath] = []byte(readme)
 		var targets []release.Target
 		for _, t := range release.Targets {
-			ok, err := release.Supports(ctx, root, p, t)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
+			if supported[t.Suffix()][p.Name] {
 				targets = append(targets, t)
 			}
 		}
