@@ -215,7 +215,7 @@ func (e *Emitter) events(parent *corev2.Event, name string, groups map[string][]
 		if b, err := json.Marshal(shown); err == nil {
 			ev.Check.Annotations[FindingsAnnotation] = string(b)
 		}
-		ev.Check.Labels["vigil.io/rule"] = sanitizeLabel(fs[0].Rule)
+		ev.Check.Labels["vigil.io/rule"] = sanitize(fs[0].Rule)
 		out = append(out, ev)
 	}
 	return out
@@ -239,7 +239,7 @@ func (e *Emitter) event(parent *corev2.Event, parentName, name string, st findin
 	check := &corev2.Check{
 		ObjectMeta: corev2.ObjectMeta{
 			Name:        name,
-			Labels:      map[string]string{"vigil.io/parent-check": sanitizeLabel(parentName)},
+			Labels:      map[string]string{"vigil.io/parent-check": sanitize(parentName)},
 			Annotations: map[string]string{},
 		},
 		Status: uint32(st), //nolint:gosec // 0..3
@@ -300,5 +300,3 @@ func sanitize(s string) string {
 	}
 	return s
 }
-
-func sanitizeLabel(s string) string { return sanitize(s) }

@@ -144,12 +144,12 @@ func removedFinding(old *Entry, g *Group) finding.Finding {
 }
 
 // problemFinding reports an entry that could not be read or did not hold
-// still: a blind spot, rated low, or the group's severity when the entry
-// is a file the group watches the content of.
+// still: a blind spot, rated low whatever its group (the group is named
+// in the location).
 func problemFinding(cur *Entry, g *Group, changing bool) finding.Finding {
-	rule, sev := RuleUnreadable, finding.Low
+	rule := RuleUnreadable
 	if changing {
 		rule = RuleChanging
 	}
-	return finding.Finding{Rule: rule, Severity: sev, Object: Display(cur.Path), Location: location(g), Message: cur.Err}
+	return finding.Finding{Rule: rule, Severity: finding.Low, Object: Display(cur.Path), Location: location(g), Message: cur.Err}
 }

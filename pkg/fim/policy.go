@@ -288,14 +288,7 @@ func (p *Policy) AddExcludes(patterns []string) error {
 
 // Excluded reports whether a path is excluded everywhere: it is neither
 // scanned nor recorded, and an excluded directory is not descended.
-func (p *Policy) Excluded(path string) bool {
-	for _, g := range p.exclude {
-		if g.Match(path) {
-			return true
-		}
-	}
-	return false
-}
+func (p *Policy) Excluded(path string) bool { return matchAny(p.exclude, path) }
 
 // Classify returns the group that rates a path: the first group whose
 // paths match and whose excludes do not. Paths no group claims fall to a

@@ -137,7 +137,7 @@ func initBaseline(ctx context.Context, c *Config, opts fim.Options) (plugin.Resu
 	if err != nil {
 		return plugin.Result{}, err
 	}
-	r := result(res, opts)
+	r := result(res)
 	r.Summary = fmt.Sprintf("baseline recorded: %d entries, %s hashed, in %s", res.Recorded, units.Bytes(res.BytesHashed), c.Baseline)
 	r.Notes = append(notes(res, opts, c), r.Notes...)
 	if len(opts.Key) == 0 {
@@ -189,7 +189,7 @@ func compare(ctx context.Context, c *Config, opts fim.Options, update bool) (plu
 	case err != nil:
 		return plugin.Result{}, fmt.Errorf("baseline %s: %w", c.Baseline, err)
 	}
-	r := result(res, opts)
+	r := result(res)
 	r.Notes = append(notes(res, opts, c), r.Notes...)
 	if update {
 		r.Summary = fmt.Sprintf("baseline updated: %d entries changed (%d added, %d removed, %d modified) of %d", res.Changes(),
@@ -232,7 +232,7 @@ func problemsOnly(fs []finding.Finding) []finding.Finding {
 }
 
 // result maps a scan to findings and metrics.
-func result(res *fim.Result, opts fim.Options) plugin.Result {
+func result(res *fim.Result) plugin.Result {
 	r := plugin.Result{Findings: res.Findings, Total: res.Total}
 	r.Metrics = []plugin.Metric{
 		{Name: "entries", Value: float64(res.Entries), Min: plugin.Zero()},

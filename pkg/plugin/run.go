@@ -226,12 +226,11 @@ func (s *setup[C]) start(args []string, wantEvent func(*C) bool) (int, bool) {
 			s.env.TTY = f
 		}
 	}
-	log, closeLog, err := s.logger()
+	log, err := s.logger()
 	if err != nil {
 		return s.errOut(err.Error()), true
 	}
 	s.env.Log = log
-	_ = closeLog // the log file stays open until the process exits
 	for _, w := range s.opts.warnings {
 		log.Warn(w)
 	}
@@ -284,25 +283,25 @@ func (s *setup[C]) validate() error {
 }
 
 // logger builds the slog logger. Checks and mutators log nowhere unless
-// asked, because Sensu merges their stderr into their output.
-func (s *setup[C]) logger() (*slog.Logger, func(), error) {
+// asked, because Sensu merges their stderr into their output. A log file
+// stays open until the process exits.
+func (s *setup[C]) logger() (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(s.com.LogLevel)); err != nil {
-		return nil, nil, fmt.Errorf("--log-level: %w", err)
+		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	var w io.Writer
-	closeFn := func() {}
 	switch {
 	case s.com.LogFile != "":
 		f, err := os.OpenFile(s.com.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--log-file: %w", err)
+			return nil, fmt.Errorf("--log-file: %w", err)
 		}
-		w, closeFn = f, func() { _ = f.Close() }
+		w = f
 	case s.k == kindHandler || s.opts.fs.Changed("log-level"):
 		w = s.io.Stderr
 	default:
-		return slog.New(slog.DiscardHandler), closeFn, nil
+		return slog.New(slog.DiscardHandler), nil
 	}
 	redact := s.opts.secrets
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
@@ -317,7 +316,7 @@ func (s *setup[C]) logger() (*slog.Logger, func(), error) {
 		}
 		return a
 	}})
-	return slog.New(h).With("plugin", s.p.Name), closeFn, nil
+	return slog.New(h).With("plugin", s.p.Name), nil
 }
 
 // run calls f under the timeout and turns a panic into an error. If f

@@ -94,7 +94,7 @@ func FromFile(path string) (String, error) {
 // Redactor replaces known secret values in text. The zero value redacts
 // only credentials embedded in URLs.
 type Redactor struct {
-	values []string
+	values []string // each secret and its URL-encoded form, longest first
 }
 
 // minSecretLen is the shortest value redacted as a substring: replacing
@@ -115,6 +115,10 @@ func (r *Redactor) Add(values ...string) {
 	for _, v := range values {
 		if len(v) >= minSecretLen {
 			r.values = append(r.values, v)
+			// An upstream may echo the value URL-encoded.
+			if q := url.QueryEscape(v); q != v {
+				r.values = append(r.values, q)
+			}
 		}
 	}
 	// Longest first, so that a secret containing another is masked whole.
@@ -136,10 +140,6 @@ func (r *Redactor) Redact(text string) string {
 	if r != nil {
 		for _, v := range r.values {
 			text = strings.ReplaceAll(text, v, Mask)
-			// An upstream may echo the value URL-encoded.
-			if q := url.QueryEscape(v); q != v {
-				text = strings.ReplaceAll(text, q, Mask)
-			}
 		}
 	}
 	text = urlUserinfo.ReplaceAllStringFunc(text, func(m string) string {

@@ -234,7 +234,7 @@ type Outcome struct {
 func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send SendFunc) (Outcome, error) {
 	if dir == "" {
 		errs := send(ctx, [][]byte{event})
-		err := firstErr(errs, 1)
+		err := errAt(errs, 0)
 		if err != nil {
 			return Outcome{Err: err}, err
 		}
@@ -312,13 +312,4 @@ func errAt(errs []error, i int) error {
 		return errs[i]
 	}
 	return errors.New("not attempted")
-}
-
-func firstErr(errs []error, n int) error {
-	for i := range n {
-		if e := errAt(errs, i); e != nil {
-			return e
-		}
-	}
-	return nil
 }
