@@ -63,11 +63,7 @@ func (s *Scanner) number(data []byte, i int, ms []Match) ([]Match, int) {
 				return append(ms, m), m.End
 			}
 		}
-		j := i
-		for j < n && isWord[data[j]] {
-			j++
-		}
-		return ms, j
+		return ms, span(data, i, &isWord)
 	}
 	// First pass, no bookkeeping: most runs in logs (times, dates,
 	// ports, sizes) are too short to be anything.
@@ -89,10 +85,7 @@ func (s *Scanner) number(data []byte, i int, ms []Match) ([]Match, int) {
 	}
 	if j < n && isWord[data[j]] {
 		// "2x", "64bit", "10am": a word, not a number.
-		for j < n && isWord[data[j]] {
-			j++
-		}
-		return ms, j
+		return ms, span(data, j, &isWord)
 	}
 	if !s.on[rIP] && (digits < 9 || dots > 0 && (dots != 2 || seps != 2 || digits != 10)) {
 		// Without IP addresses, a dotted run can only be a phone number
@@ -316,14 +309,7 @@ func phoneMatch(start, end int, e164 string) Match {
 	return Match{Rule: Phone, Start: start, End: end, Hint: "phone number +" + e164[:len(e164)-min(len(e164), 8)] + "… ending " + e164[len(e164)-2:], norm: "+" + e164}
 }
 
-func allDigits(b []byte) bool {
-	for _, c := range b {
-		if !isDigit[c] {
-			return false
-		}
-	}
-	return true
-}
+func allDigits(b []byte) bool { return span(b, 0, &isDigit) == len(b) }
 
 // parenPhone parses "(415) 555-2671" at data[i] == '('.
 func (s *Scanner) parenPhone(data []byte, i int, ms []Match) []Match {

@@ -26,9 +26,6 @@ var documentationValues = map[string]bool{
 	"sk_test_BQokikJOvBiI2HlWgH4olfQ2": true,
 }
 
-// startsWord reports that data[i] begins a token.
-func startsWord(data []byte, i int) bool { return boundary(data, i) }
-
 // scanLiterals finds the credentials that have a fixed prefix. Each
 // search runs on the runtime's vectorised IndexByte, anchored on a byte
 // that is rare in logs (the '_' of ghp_ and sk_live_, the 'J' of eyJ, the
@@ -111,7 +108,7 @@ func span(data []byte, i int, set *[256]bool) int {
 // awsKey: AKIA or ASIA and 16 base32 characters, a whole token.
 func awsKey(data []byte, i int) (Match, bool) {
 	end := i + 20
-	if !startsWord(data, i) || end > len(data) || span(data, i+4, &isBase32) != end || (end < len(data) && isAlnum[data[end]]) {
+	if !boundary(data, i) || end > len(data) || span(data, i+4, &isBase32) != end || (end < len(data) && isAlnum[data[end]]) {
 		return Match{}, false
 	}
 	v := string(data[i:end])
@@ -131,7 +128,7 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // base62 CRC-32 of the first thirty (github.blog, 2021-04-05); or a
 // fine-grained github_pat_ token.
 func githubToken(data []byte, i int) (Match, bool) {
-	if !startsWord(data, i) || i+4 > len(data) {
+	if !boundary(data, i) || i+4 > len(data) {
 		return Match{}, false
 	}
 	if bytes.HasPrefix(data[i:], []byte("github_pat_")) {
@@ -171,7 +168,7 @@ func githubToken(data []byte, i int) (Match, bool) {
 // slackToken: xox[abposr]- and at least three dash-separated parts, the
 // first numeric.
 func slackToken(data []byte, i int) (Match, bool) {
-	if !startsWord(data, i) || i+5 > len(data) || data[i+4] != '-' {
+	if !boundary(data, i) || i+5 > len(data) || data[i+4] != '-' {
 		return Match{}, false
 	}
 	switch data[i+3] {
@@ -198,7 +195,7 @@ func slackToken(data []byte, i int) (Match, bool) {
 // stripeKey: sk_live_, rk_live_, sk_test_ or rk_test_ and at least 16
 // alphanumerics; i points at the 's' or 'r'.
 func stripeKey(data []byte, i int) (Match, bool) {
-	if i < 0 || (data[i] != 's' && data[i] != 'r') || !startsWord(data, i) {
+	if i < 0 || (data[i] != 's' && data[i] != 'r') || !boundary(data, i) {
 		return Match{}, false
 	}
 	body := i + 8
@@ -216,7 +213,7 @@ func stripeKey(data []byte, i int) (Match, bool) {
 // jwtAt: three base64url segments whose header decodes to a JSON object
 // with "alg".
 func jwtAt(data []byte, i int) (Match, bool) {
-	if !startsWord(data, i) {
+	if !boundary(data, i) {
 		return Match{}, false
 	}
 	h := span(data, i, &isBase64URL)
