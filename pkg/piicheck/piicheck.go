@@ -64,10 +64,8 @@ func Validate(c *Config) error {
 	if c.Workers < 0 {
 		return fmt.Errorf("--workers must be 0 (one per CPU) or more, got %d", c.Workers)
 	}
-	for _, g := range append(slices.Clone(c.Include), c.Exclude...) {
-		if _, err := filepath.Match(g, "x"); err != nil {
-			return fmt.Errorf("bad glob %q: %w", g, err)
-		}
+	if err := c.selection().ValidateGlobs(); err != nil {
+		return err
 	}
 	c.severities = map[string]finding.Severity{}
 	for rule, sev := range c.Severity {
@@ -132,38 +130,16 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 		}
 		return r.withNote(keyNote), nil
 	}
-	statePath, unlock := "", func() {}
-	if c.State != "" {
-		statePath = filepath.Join(c.State, "check-pii.state")
-		// A run that outlasts its interval must not interleave with the next.
-		if unlock, err = state.Lock(ctx, statePath+".lock"); err != nil {
-			return plugin.Result{}, err
-		}
-	}
-	reader, err := tail.Open(statePath, readOptions(c))
-	if err == nil {
-		err = r.scanFiles(ctx, reader)
-	}
+	session, err := tail.OpenSession(ctx, c.State, "check-pii", readOptions(c))
 	if err != nil {
-		unlock()
+		return plugin.Result{}, err
+	}
+	if err := r.scanFiles(ctx, session.Reader()); err != nil {
+		session.Close()
 		return plugin.Result{}, err
 	}
 	res := r.withNote(keyNote)
-	if c.State != "" {
-		// The positions are saved only once the result exists: a run that
-		// dies before re-reads the same lines instead of losing them. The
-		// lock is held until then, or until ctx ends (the run was
-		// abandoned, and the next may read the same lines again).
-		release := sync.OnceFunc(unlock)
-		stop := context.AfterFunc(ctx, release)
-		res.Commit = func() error {
-			defer release()
-			if !stop() {
-				return fmt.Errorf("run abandoned before its positions were saved: %w", context.Cause(ctx))
-			}
-			return reader.Commit()
-		}
-	}
+	res.Commit = session.CommitFunc(ctx, nil)
 	return res, nil
 }
 
@@ -375,10 +351,11 @@ func (r *runner) finding(name string, line, col int64, m pii.Match) finding.Find
 
 // scanFiles scans every file under the paths.
 func (r *runner) scanFiles(ctx context.Context, reader *tail.Reader) error {
-	paths, err := r.expand()
+	paths, missing, err := r.cfg.selection().Expand()
 	if err != nil {
 		return err
 	}
+	r.missing = append(r.missing, missing...)
 	submit, wait := r.pool()
 	defer wait()
 	for _, p := range paths {
@@ -424,93 +401,10 @@ func (r *runner) segments(submit func(job)) func(tail.Segment) error {
 	}
 }
 
-// expand turns --path values into files: a file as is, a directory walked
-// with --include/--exclude, skipping the state directory and the rotated
-// generations of a file that is followed too (the reader reads their
-// unread part itself, and would otherwise see them twice).
-func (r *runner) expand() ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	stateDir := ""
-	if r.cfg.State != "" {
-		stateDir, _ = filepath.Abs(r.cfg.State)
-	}
-	for _, p := range r.cfg.Paths {
-		fi, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			r.missing = append(r.missing, p)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("--path %s: %w", p, err)
-		}
-		if !fi.IsDir() {
-			add(p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("walk %s: %w", path, err)
-			}
-			if d.IsDir() {
-				if abs, _ := filepath.Abs(path); stateDir != "" && abs == stateDir {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.Type().IsRegular() && r.selected(path) {
-				add(path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return slices.DeleteFunc(out, func(p string) bool { return followedGeneration(p, seen) }), nil
-}
-
-// followedGeneration says whether the file at p is a rotated generation
-// of another file in the set: its name with a suffix cut at a '.', '-' or
-// '_' names a followed file.
-func followedGeneration(p string, followed map[string]bool) bool {
-	dir, name := filepath.Split(p)
-	for i := 1; i < len(name); i++ {
-		if c := name[i]; c != '.' && c != '-' && c != '_' {
-			continue
-		}
-		if base := dir + name[:i]; followed[base] && tail.IsGeneration(name[:i], name) {
-			return true
-		}
-	}
-	return false
-}
-
-// selected applies --include and --exclude to a file found in a
-// directory; a glob with a "/" matches the whole path, otherwise the name.
-func (r *runner) selected(path string) bool {
-	match := func(globs []string) bool {
-		for _, g := range globs {
-			target := filepath.Base(path)
-			if strings.Contains(g, "/") {
-				target = path
-			}
-			if ok, _ := filepath.Match(g, target); ok {
-				return true
-			}
-		}
-		return false
-	}
-	if len(r.cfg.Include) > 0 && !match(r.cfg.Include) {
-		return false
-	}
-	return !match(r.cfg.Exclude)
+// selection is what --path, --include and --exclude select; the state
+// directory is never scanned.
+func (c *Config) selection() tail.Selection {
+	return tail.Selection{Paths: c.Paths, Include: c.Include, Exclude: c.Exclude, StateDir: c.State}
 }
 
 // stdin scans the check's standard input, in bounded memory.
