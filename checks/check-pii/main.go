@@ -37,7 +37,7 @@ func check() plugin.Check[piicheck.Config] {
 func options(c *piicheck.Config) []plugin.Option {
 	return []plugin.Option{
 		{Spec: &sensu.SlicePluginConfigOption[string]{Argument: "path", Shorthand: "p", Env: "VIGIL_PII_PATHS", Path: "paths", UseCobraStringArray: true, Value: &c.Paths,
-			Usage: "log file or directory to scan, repeatable"}, Annotations: plugin.CheckAnnotation},
+			Usage: "log file, glob (quoted) or directory to scan, repeatable"}, Annotations: plugin.CheckAnnotation},
 		{Spec: &sensu.SlicePluginConfigOption[string]{Argument: "include", Path: "include", UseCobraStringArray: true, Value: &c.Include,
 			Usage: "in directories, scan only files whose name (or path, with a /) matches this glob, repeatable"}, Annotations: plugin.CheckAnnotation},
 		{Spec: &sensu.SlicePluginConfigOption[string]{Argument: "exclude", Path: "exclude", UseCobraStringArray: true, Value: &c.Exclude,

@@ -354,3 +354,32 @@ func FuzzFeed(f *testing.F) {
 		_ = e.State()
 	})
 }
+
+func TestALoginAfterGuessingIsCritical(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var lines []string
+	for i := range 5 {
+		lines = append(lines, sshFail(base.Add(time.Duration(i)*time.Second), "203.0.113.7"))
+	}
+	accepted := func(at time.Time, ip string) string {
+		return at.Format(time.RFC3339) + " h sshd[2]: Accepted password for root from " + ip + " port 4 ssh2"
+	}
+	lines = append(lines,
+		accepted(base.Add(time.Minute), "10.0.0.5"),
+		accepted(base.Add(time.Minute), "203.0.113.7"),
+		accepted(base.Add(time.Hour), "203.0.113.7"),
+	)
+	e := newEngine(t, nil)
+	feedLines(e, Auth, lines...)
+	logins := map[string]finding.Finding{}
+	for _, f := range find(e.Report(5), SSHAcceptedLogin) {
+		logins[f.Source] = f
+	}
+	require.Equal(t, finding.Info, logins["10.0.0.5"].Severity)
+	guessed := logins["203.0.113.7"]
+	require.Equal(t, finding.Critical, guessed.Severity)
+	require.Equal(t, 2, guessed.Count, "the later login from there is the same finding")
+	require.Equal(t, "root logged in from 203.0.113.7 (password) after 5 failed logins from it within 10m", guessed.Message)
+	require.Equal(t, "t:7", guessed.Location)
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/vigil-sec/vigil/pkg/finding"
 )
 
 // authState is the auth-log part of an Engine.
@@ -193,6 +195,13 @@ func (e *Engine) sshd(l *authLine) authSubject {
 		if rule == SSHAcceptedLogin {
 			h.message = fmt.Sprintf("%s logged in from %s (%s)", user, ip, method)
 			h.attrs = map[string]any{"method": method}
+			// A login from an address that was guessing passwords moments
+			// before is the guessing that worked.
+			if n := e.failed.recent(ip, t); n >= e.opt.FailedWarning {
+				h.severity = finding.Critical
+				h.message += fmt.Sprintf(" after %s failed logins from it within %s", e.failed.atLeast(n), FormatSpan(e.opt.Window))
+				h.attrs["failures_before"] = n
+			}
 		} else {
 			h.threshold = true
 			if rule == SSHFailedLogin {

@@ -158,8 +158,8 @@ func New(opt Options) (*Engine, error) {
 	e := &Engine{
 		opt: opt, disabled: map[string]bool{}, trusted: map[string]bool{}, keys: map[string]bool{},
 		aggs: map[string]*aggregate{}, events: map[string]int{}, deniedPeer: map[string]string{},
-		failed: newWindows(opt.Window, opt.FailedCritical),
-		denied: newWindows(opt.Window, opt.DeniedCritical),
+		failed: newWindows(opt.Window, max(2*opt.FailedCritical, 100)),
+		denied: newWindows(opt.Window, max(2*opt.DeniedCritical, 100)),
 	}
 	known := func(id string) bool {
 		_, ok := builtin(id)
@@ -283,6 +283,10 @@ func (e *Engine) emit(h hit) {
 		e.aggs[key] = a
 	}
 	a.count++
+	if h.severity > a.f.Severity {
+		// The worst occurrence speaks for the finding.
+		a.f.Severity, a.f.Message, a.f.Location, a.f.Attrs = h.severity, h.message, h.loc.String(), h.attrs
+	}
 	if h.time.After(a.f.Time) {
 		a.f.Time = h.time
 	}
@@ -404,8 +408,8 @@ func (e *Engine) rateFailures(f *finding.Finding, a *aggregate) {
 	if len(users) > len(shown) {
 		accounts += fmt.Sprintf(" and %d more", len(users)-len(shown))
 	}
-	f.Message = fmt.Sprintf("%d %s from %s (%d failed logins from it within %s); accounts: %s",
-		a.count, failureLabels[f.Rule], from, peak, FormatSpan(e.opt.Window), accounts)
+	f.Message = fmt.Sprintf("%d %s from %s (%s failed logins from it within %s); accounts: %s",
+		a.count, failureLabels[f.Rule], from, e.failed.atLeast(peak), FormatSpan(e.opt.Window), accounts)
 }
 
 // failureLabels name what the threshold rules count.

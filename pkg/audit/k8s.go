@@ -439,7 +439,7 @@ func (e *Engine) deniedBursts() []finding.Finding {
 		}
 		f := finding.Finding{Rule: DeniedBurst, Severity: finding.Medium, Count: s.total,
 			Time:    time.Unix(0, s.last).UTC(),
-			Message: fmt.Sprintf("%d requests refused (401/403), %d within %s", s.total, s.peak, FormatSpan(e.opt.Window)),
+			Message: fmt.Sprintf("%d requests refused (401/403), %s within %s", s.total, e.denied.atLeast(s.peak), FormatSpan(e.opt.Window)),
 			Attrs:   map[string]any{"failures_in_window": s.peak}}
 		if s.peak >= e.opt.DeniedCritical {
 			f.Severity = finding.High

@@ -158,7 +158,7 @@ var catalogue = []Rule{
 		Why:     "a client that tried more keys or passwords than allowed in one connection; rated like the failed logins of its source"},
 	{ID: SSHAcceptedLogin, Source: Auth, Severity: finding.Info,
 		Catches: `"Accepted publickey/password … for X from IP"`,
-		Why:     "who logged in from where: the context for everything else"},
+		Why:     "who logged in from where; critical when the address failed --failed-login-warning times within the window before: the guessing worked"},
 	{ID: SudoAuthFailure, Source: Auth, Severity: finding.Medium,
 		Catches: `sudo's "N incorrect password attempts"`,
 		Why:     "someone who does not know the account's password tried to become root"},

@@ -2,12 +2,23 @@ package audit
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
+
+// atLeast writes a count taken from the kept timestamps: at the cap,
+// there may have been more.
+func (w *windows) atLeast(n int) string {
+	if n >= w.keep {
+		return fmt.Sprintf("at least %d", n)
+	}
+	return strconv.Itoa(n)
+}
 
 // windows counts occurrences per key (a source address, a user) within a
 // sliding time window, by event time, like fail2ban's findtime: the peak
@@ -103,4 +114,16 @@ func (w *windows) restore(st windowState) {
 		s.peak = 0
 		w.keys[k] = s
 	}
+}
+
+// recent is how many occurrences of key the window before t holds.
+func (w *windows) recent(key string, t time.Time) int {
+	s := w.keys[key]
+	if s == nil {
+		return 0
+	}
+	ns := t.UnixNano()
+	lo := sort.Search(len(s.times), func(k int) bool { return s.times[k] > ns-int64(w.span) })
+	hi := sort.Search(len(s.times), func(k int) bool { return s.times[k] > ns })
+	return hi - lo
 }

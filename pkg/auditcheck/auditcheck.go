@@ -227,14 +227,17 @@ func (r *runner) segments(src audit.Source) func(tail.Segment) error {
 		if s.Start > 0 || len(r.long) > 0 || r.oversized {
 			// The rest of a long line: up to its end, then ordinary lines.
 			end := bytes.IndexByte(data, '\n')
-			if end < 0 {
+			if end < 0 && s.Cut {
 				r.grow(data)
 				return nil
+			}
+			if end < 0 {
+				end = len(data) // a finished file's last line
 			}
 			r.grow(data[:end])
 			r.feed(&src, r.longLoc, r.long)
 			r.long, r.oversized = r.long[:0], false
-			data, line = data[end+1:], line+1
+			data, line = data[min(end+1, len(data)):], line+1
 		}
 		for len(data) > 0 {
 			end := bytes.IndexByte(data, '\n')

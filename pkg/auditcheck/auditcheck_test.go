@@ -152,6 +152,10 @@ func TestLongEventsArePutTogether(t *testing.T) {
 	require.InDelta(t, 2, metric(res, "events", audit.PodExec), 0)
 	require.InDelta(t, 3, metric(res, "lines_read", ""), 0)
 
+	// The last line of a finished input, long and without a newline.
+	res = run(t, config(func(c *auditcheck.Config) { c.Stdin = true }), exec+event)
+	require.InDelta(t, 1, metric(res, "events", audit.PrivilegedPod), 0)
+
 	res = run(t, config(func(c *auditcheck.Config) { c.Stdin, c.MaxEventSize = true, 1<<20 }), input)
 	require.InDelta(t, -1, metric(res, "events", audit.PrivilegedPod), 0)
 	require.InDelta(t, 1, metric(res, "parse_errors", ""), 0, "the event over --max-event-size")
