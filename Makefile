@@ -74,3 +74,7 @@ bench-fim: ## benchmark check-file-integrity against AIDE, Tripwire, Samhain and
 .PHONY: bench-pii
 bench-pii: ## benchmark check-pii against cat, ripgrep and gitleaks, and mutator-redact (installs them)
 	@scripts/bench/pii.sh
+
+.PHONY: bench-audit
+bench-audit: ## benchmark check-audit-log against jq and cat on generated Kubernetes audit and auth logs (installs jq)
+	@scripts/bench/audit.sh
