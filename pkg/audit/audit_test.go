@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func TestKubernetesRulesOnTheFixture(t *testing.T) {
 		{Impersonation, "erin", "10.0.0.9", "nodes", finding.Medium, "as system:admin"},
 		{KubeSystemChange, "frank", "10.0.0.9", "kube-system/pods/helper", finding.High, ""},
 		{DeniedBurst, "scanner", "192.0.2.77", "user scanner", finding.Medium, "12 requests refused (401/403), 12 within 10m"},
-		{PolicyLevelLow, "", "", "daemonsets, pods", finding.Low, "2 writes of daemonsets, pods logged at level Metadata"},
+		{PolicyLevelLow, "", "", "daemonsets, pods", finding.Low, "2 writes of daemonsets, pods logged without the object written"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {
@@ -113,6 +114,7 @@ func TestKubernetesRulesOnTheFixture(t *testing.T) {
 			require.Contains(t, f.Message, tt.message)
 		})
 	}
+	require.NotContains(t, find(r, AnonymousRequest)[0].Message, "labelSelector", "the query string is left out")
 	// One burst from one client is one finding, not one per user and address.
 	require.Len(t, find(r, DeniedBurst), 1)
 	// The exec's time comes from the event.
@@ -382,4 +384,152 @@ func TestALoginAfterGuessingIsCritical(t *testing.T) {
 	require.Equal(t, 2, guessed.Count, "the later login from there is the same finding")
 	require.Equal(t, "root logged in from 203.0.113.7 (password) after 5 failed logins from it within 10m", guessed.Message)
 	require.Equal(t, "t:7", guessed.Location)
+}
+
+func TestALineFromTheFutureDoesNotBlindItsSource(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	lines := []string{sshFail(base.Add(26*time.Hour), "203.0.113.7")}
+	for i := range 25 {
+		lines = append(lines, sshFail(base.Add(time.Duration(i)*time.Second), "203.0.113.7"))
+	}
+	e := newEngine(t, nil)
+	feedLines(e, Auth, lines...)
+	r := e.Report(5)
+	require.Equal(t, 25, r.TopSources[0].Peak)
+	require.Equal(t, finding.Critical, find(r, SSHFailedLogin)[0].Severity)
+	// Nor does it empty what the next run carries.
+	require.Len(t, e.State().Failed["203.0.113.7"], 26)
+}
+
+func TestInterleavedFilesCountTogether(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	e := newEngine(t, nil)
+	// Two hosts' logs read one after the other: the same address, the same minutes.
+	feedLines(e, Auth, sshFail(base, "192.0.2.5"), sshFail(base.Add(time.Second), "192.0.2.5"), sshFail(base.Add(2*time.Second), "192.0.2.5"), sshFail(base.Add(50*time.Minute), "192.0.2.5"))
+	feedLines(e, Auth, sshFail(base, "192.0.2.5"), sshFail(base.Add(time.Second), "192.0.2.5"), sshFail(base.Add(2*time.Second), "192.0.2.5"))
+	require.Equal(t, 6, e.Report(5).TopSources[0].Peak)
+}
+
+func TestClientChosenTextCannotSteerTheFindings(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, nil)
+	feedLines(e, Auth,
+		// A user name with " from " in it does not choose the source.
+		"Nov 23 10:00:00 h sshd[1]: Failed password for invalid user x from 10.0.0.1 from 198.51.100.7 port 5555 ssh2",
+		// The client's "none" probe is not a failure.
+		"Nov 23 10:00:00 h sshd[1]: Failed none for invalid user y from 198.51.100.8 port 5556 ssh2",
+		// sudo does not escape arguments: " ; " inside COMMAND is the command's.
+		"Nov 23 10:00:01 h sudo:    carol : TTY=pts/0 ; PWD=/home/carol ; USER=root ; COMMAND=/bin/sh -c apt update ; apt upgrade -y",
+		"Nov 23 10:00:02 h sudo:    dave : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/echo x ; NOT in sudoers",
+		"Nov 23 10:00:03 h sudo:    erin : 1 incorrect password attempt ; TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/psql -c select 1 ; -- 1 incorrect password attempt pw=Tr0ub4dor",
+	)
+	r := e.Report(5)
+	require.Equal(t, map[string]int{SSHFailedLogin: 1, SudoCommand: 2, SudoAuthFailure: 1}, r.Events)
+	require.Equal(t, "198.51.100.7", find(r, SSHFailedLogin)[0].Source)
+	require.Equal(t, "x from 10.0.0.1", find(r, SSHFailedLogin)[0].Actor)
+	for _, f := range r.Findings {
+		require.NotContains(t, f.Message, "Tr0ub4dor")
+		require.NotContains(t, f.Message, "upgrade")
+	}
+	require.Equal(t, "erin: 1 incorrect password attempts (sudo /usr/bin/psql as root)", find(r, SudoAuthFailure)[0].Message)
+}
+
+func TestWritesTheLogDoesNotShowAreBlindNotClean(t *testing.T) {
+	t.Parallel()
+	ev := func(verb, extra string) string {
+		return `{"kind":"Event","level":"Request","stage":"ResponseComplete","verb":"` + verb + `","user":{"username":"mallory"},"objectRef":{"resource":"deployments","namespace":"web","name":"d","apiGroup":"apps"},"responseStatus":{"code":200}` + extra + `}`
+	}
+	e := newEngine(t, nil)
+	feedLines(e, K8s,
+		// The API server's size limit cut the body: padding must not hide a privileged pod.
+		ev("create", `,"annotations":{"audit.k8s.io/truncated":"true"}`),
+		// A JSON patch, logged without the response.
+		ev("patch", `,"requestObject":[{"op":"add","path":"/spec/template/spec/hostNetwork","value":true}]`),
+		// The same patch at RequestResponse: the response holds the object.
+		ev("patch", `,"requestObject":[{"op":"add","path":"/spec/template/spec/hostNetwork","value":true}],"responseObject":{"kind":"Deployment","spec":{"template":{"spec":{"hostNetwork":true}}}}`),
+	)
+	r := e.Report(5)
+	require.Equal(t, 1, r.Events[HostNamespace])
+	blind := find(r, PolicyLevelLow)
+	require.Len(t, blind, 1)
+	require.Equal(t, 2, blind[0].Count)
+}
+
+func TestEvenTrustedUsersDoNotBindClusterAdmin(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, nil)
+	feedLines(e, K8s, `{"kind":"Event","level":"Request","stage":"ResponseComplete","verb":"create","user":{"username":"system:serviceaccount:kube-system:replicaset-controller"},"objectRef":{"resource":"clusterrolebindings","name":"x","apiGroup":"rbac.authorization.k8s.io"},"responseStatus":{"code":201},"requestObject":{"roleRef":{"name":"cluster-admin"},"subjects":[{"kind":"ServiceAccount","name":"x"}]}}`)
+	r := e.Report(5)
+	require.Equal(t, map[string]int{ClusterAdminBinding: 1}, r.Events, "nor is it an ordinary RBAC change of theirs")
+}
+
+func TestTrustedWatchesDoNotCrowdOutAnExecSession(t *testing.T) {
+	t.Parallel()
+	exec := `{"kind":"Event","auditID":"exec-1","stage":"ResponseStarted","verb":"create","user":{"username":"alice"},"objectRef":{"resource":"pods","namespace":"p","name":"a","subresource":"exec"},"responseStatus":{"code":101}}`
+	lines := []string{exec}
+	for i := range maxPending + 1 {
+		lines = append(lines, `{"kind":"Event","auditID":"w`+strings.Repeat("x", i%7)+time.Duration(i).String()+`","stage":"ResponseStarted","verb":"watch","user":{"username":"system:node:w1"},"objectRef":{"resource":"pods"},"responseStatus":{"code":200}}`)
+	}
+	lines = append(lines, strings.Replace(exec, "ResponseStarted", "ResponseComplete", 1))
+	e := newEngine(t, nil)
+	feedLines(e, K8s, lines...)
+	require.Equal(t, 1, e.Report(0).Events[PodExec])
+	require.Empty(t, e.State().Pending, "the session ended")
+}
+
+func TestReRating(t *testing.T) {
+	t.Parallel()
+	_, err := New(func() Options {
+		o := DefaultOptions()
+		o.Severity = map[string]finding.Severity{SSHFailedLogin: finding.High}
+		return o
+	}())
+	require.ErrorContains(t, err, `cannot re-rate "ssh.failed_login": its severity comes from --failed-login-warning`)
+
+	// Quieting routine logins leaves the login after guessing critical.
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var lines []string
+	for i := range 5 {
+		lines = append(lines, sshFail(base.Add(time.Duration(i)*time.Second), "203.0.113.7"))
+	}
+	lines = append(lines, base.Add(time.Minute).Format(time.RFC3339)+" h sshd[2]: Accepted password for root from 203.0.113.7 port 4 ssh2",
+		base.Add(time.Minute).Format(time.RFC3339)+" h sshd[2]: Accepted publickey for deploy from 10.0.0.5 port 4 ssh2")
+	e := newEngine(t, func(o *Options) { o.Severity = map[string]finding.Severity{SSHAcceptedLogin: finding.Low} })
+	feedLines(e, Auth, lines...)
+	for _, f := range find(e.Report(5), SSHAcceptedLogin) {
+		if f.Source == "203.0.113.7" {
+			require.Equal(t, finding.Critical, f.Severity)
+		} else {
+			require.Equal(t, finding.Low, f.Severity)
+		}
+	}
+}
+
+func TestPasswordSprayingFromManyAddressesIsCaught(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, sshFail(base.Add(time.Duration(i)*10*time.Second), "198.51.100."+strconv.Itoa(i+1)))
+	}
+	e := newEngine(t, nil)
+	feedLines(e, Auth, lines...)
+	r := e.Report(5)
+	var perAddress, perAccount []finding.Finding
+	for _, f := range find(r, SSHFailedLogin) {
+		if f.Source == "" {
+			perAccount = append(perAccount, f)
+		} else {
+			perAddress = append(perAddress, f)
+		}
+	}
+	require.Len(t, perAddress, 30)
+	require.Equal(t, finding.Info, perAddress[0].Severity, "one failure per address stays under their thresholds")
+	require.Len(t, perAccount, 1)
+	require.Equal(t, finding.Critical, perAccount[0].Severity)
+	require.Equal(t, "root", perAccount[0].Actor)
+	require.Equal(t, 30, perAccount[0].Attrs["distinct_sources"])
+	require.Equal(t, 30, r.Events[SSHFailedLogin], "the events are the lines, counted once")
 }

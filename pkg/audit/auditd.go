@@ -233,7 +233,12 @@ func (e *Engine) auditdRules(ev *adEvent) {
 			if key == "" {
 				key = "local"
 			}
-			e.failed.add(key, ev.time)
+			// sshd built with Linux audit support writes USER_LOGIN
+			// res=failed for the same attempt PAM's USER_AUTH reports:
+			// only USER_AUTH counts towards the window.
+			if r.typ == "USER_AUTH" {
+				e.failedLogin(key, user, ev.time)
+			}
 			e.emit(hit{rule: AuditdAuthFailure, actor: user, source: src, object: r.fields["exe"], time: ev.time,
 				loc: ev.loc, user: user, threshold: true, attrs: map[string]any{"type": r.typ}})
 		}

@@ -137,10 +137,12 @@ var (
 	pIncorrect = []byte("incorrect password attempt")
 )
 
-// userFrom reads "[invalid user ]USER from IP[ port N …]".
+// userFrom reads "[invalid user ]USER from ADDR[ port N …]". The user name
+// is the client's to choose and may itself hold " from ": the address is
+// after the last one.
 func userFrom(b []byte) (user, ip string, ok bool) {
 	b = bytes.TrimPrefix(b, pInvalidU)
-	i := bytes.Index(b, pFrom)
+	i := bytes.LastIndex(b, pFrom)
 	if i < 0 {
 		return "", "", false
 	}
@@ -177,6 +179,11 @@ func (e *Engine) sshd(l *authLine) authSubject {
 			return authSubject{}
 		}
 		method = string(rest[:i])
+		if method == "none" {
+			// The client's probe for the methods on offer, before its
+			// real attempt: not a failure of its own.
+			return authSubject{}
+		}
 		user, ip, ok = userFrom(rest[i+len(pFor):])
 	case bytes.HasPrefix(msg, pInvalid):
 		rule = SSHInvalidUser
@@ -198,14 +205,14 @@ func (e *Engine) sshd(l *authLine) authSubject {
 			// A login from an address that was guessing passwords moments
 			// before is the guessing that worked.
 			if n := e.failed.recent(ip, t); n >= e.opt.FailedWarning {
-				h.severity = finding.Critical
+				h.severity, h.escalated = finding.Critical, true
 				h.message += fmt.Sprintf(" after %s failed logins from it within %s", e.failed.atLeast(n), FormatSpan(e.opt.Window))
 				h.attrs["failures_before"] = n
 			}
 		} else {
 			h.threshold = true
 			if rule == SSHFailedLogin {
-				e.failed.add(ip, t)
+				e.failedLogin(ip, user, t)
 			}
 		}
 		e.emit(h)
@@ -215,6 +222,9 @@ func (e *Engine) sshd(l *authLine) authSubject {
 
 // sudo applies the sudo rules to a sudo line:
 // "alice : [3 incorrect password attempts ; ]TTY=pts/0 ; PWD=… ; USER=root ; COMMAND=…".
+// COMMAND comes last and its arguments are not escaped: they may hold
+// " ; " and anything else, so only the fields before it are parsed, and
+// only the program is kept (arguments may carry secrets).
 func (e *Engine) sudo(l *authLine) authSubject {
 	msg := bytes.TrimLeft(l.msg, " ")
 	i := bytes.Index(msg, []byte(" : "))
@@ -222,27 +232,29 @@ func (e *Engine) sudo(l *authLine) authSubject {
 		return authSubject{} // a PAM or session line
 	}
 	user := string(msg[:i])
+	rest := msg[i+3:]
+	head, cmd, found := bytes.Cut(rest, []byte(" ; COMMAND="))
+	if !found {
+		if head, cmd, found = bytes.Cut(rest, []byte("COMMAND=")); !found || len(head) > 0 {
+			return authSubject{user: user}
+		}
+	}
+	if sp := bytes.IndexByte(cmd, ' '); sp >= 0 {
+		cmd = cmd[:sp]
+	}
+	command := string(cmd)
 	var problem []byte
-	var runAs, command string
-	for f := range bytes.SplitSeq(msg[i+3:], []byte(" ; ")) {
+	var runAs string
+	for f := range bytes.SplitSeq(head, []byte(" ; ")) {
 		k, v, isKV := bytes.Cut(f, []byte("="))
 		switch {
 		case isKV && string(k) == "USER":
 			runAs = string(v)
-		case isKV && string(k) == "COMMAND":
-			// The program only: arguments may carry secrets.
-			if sp := bytes.IndexByte(v, ' '); sp >= 0 {
-				v = v[:sp]
-			}
-			command = string(v)
 		case !isKV || bytes.IndexByte(k, ' ') >= 0:
 			if problem == nil {
 				problem = f
 			}
 		}
-	}
-	if command == "" {
-		return authSubject{user: user}
 	}
 	h := hit{actor: user, object: runAs, time: e.auth.timeOf(l.ts), loc: l.loc,
 		attrs: map[string]any{"command": command, "run_as": runAs}}
@@ -252,10 +264,9 @@ func (e *Engine) sudo(l *authLine) authSubject {
 		h.message = fmt.Sprintf("%s ran %s as %s", user, command, runAs)
 	case bytes.Contains(problem, pIncorrect):
 		h.rule = SudoAuthFailure
-		h.message = fmt.Sprintf("%s: %s (sudo %s as %s)", user, problem, command, runAs)
-		if n, err := strconv.Atoi(string(problem[:max(bytes.IndexByte(problem, ' '), 0)])); err == nil {
-			h.attrs["attempts"] = n
-		}
+		n, _ := strconv.Atoi(string(problem[:max(bytes.IndexByte(problem, ' '), 0)]))
+		h.message = fmt.Sprintf("%s: %d incorrect password attempts (sudo %s as %s)", user, n, command, runAs)
+		h.attrs["attempts"] = n
 	case bytes.Contains(problem, []byte("NOT in sudoers")):
 		h.rule = SudoNotInSudoers
 		h.message = fmt.Sprintf("%s is not in sudoers and tried %s as %s", user, command, runAs)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -210,13 +211,32 @@ func decodeStrict(n *yaml.Node, out any) error {
 	if err := dec.Decode(out); err != nil {
 		msg := strings.Join(strings.Fields(err.Error()), " ")
 		msg = strings.TrimPrefix(msg, "yaml: unmarshal errors: ")
-		// Its own line numbers count from the node: drop them.
+		// Its own line numbers count from the node: drop them, and the Go
+		// type it names.
 		if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
 			msg = rest
+		}
+		if i := strings.Index(msg, " in type "); i >= 0 {
+			msg = msg[:i]
+		}
+		if field, ok := strings.CutPrefix(msg, "field "); ok && strings.HasSuffix(field, " not found") {
+			msg = fmt.Sprintf("unknown key %q (want %s)", strings.TrimSuffix(field, " not found"), yamlKeys(out))
 		}
 		return fmt.Errorf("%s", msg)
 	}
 	return nil
+}
+
+// yamlKeys lists the yaml keys of a struct pointer's fields.
+func yamlKeys(out any) string {
+	t := reflect.TypeOf(out).Elem()
+	var keys []string
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return strings.Join(keys, ", ")
 }
 
 func parseRule(n *yaml.Node, env *cel.Env) (*customRule, error) {

@@ -92,7 +92,7 @@ func TestRulesFileMistakesNameTheLine(t *testing.T) {
 		{"unknown top key", "rule: []\n", `1: unknown key "rule" (want rules or builtin)`},
 		{"no id", "rules:\n  - match: {verb: get}\n", `2: rule "": an id with a dot`},
 		{"built-in id", "rules:\n  - id: k8s.pod_exec\n    match: {verb: get}\n", "2: rule k8s.pod_exec: the id of a built-in rule"},
-		{"unknown field", "rules:\n  - id: c.x\n    mach: {verb: get}\n", "2: field mach not found"},
+		{"unknown field", "rules:\n  - id: c.x\n    mach: {verb: get}\n", `2: unknown key "mach" (want id, description, source, severity, match, cel)`},
 		{"no match", "rules:\n  - id: c.x\n", "2: rule c.x: match or cel is required"},
 		{"both", "rules:\n  - id: c.x\n    source: k8s\n    cel: 'true'\n    match: {verb: get}\n", "match and cel cannot be combined"},
 		{"bad severity", "rules:\n  - id: c.x\n    severity: hgh\n    match: {verb: get}\n", `2: rule c.x: unknown severity "hgh"`},
@@ -105,7 +105,7 @@ func TestRulesFileMistakesNameTheLine(t *testing.T) {
 		{"cel not bool", "rules:\n  - id: c.x\n    source: k8s\n    cel: '1 + 2'\n", "not a bool"},
 		{"twice", "rules:\n  - id: c.x\n    match: {verb: a}\n  - id: c.x\n    match: {verb: b}\n", "4: rule c.x: defined twice"},
 		{"unknown builtin", "builtin:\n  k8s.nope: {enabled: false}\n", `2: builtin: no built-in rule "k8s.nope"`},
-		{"builtin field", "builtin:\n  k8s.pod_exec: {enable: false}\n", "2: builtin k8s.pod_exec: field enable not found"},
+		{"builtin field", "builtin:\n  k8s.pod_exec: {enable: false}\n", `2: builtin k8s.pod_exec: unknown key "enable" (want enabled, severity)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

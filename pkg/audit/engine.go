@@ -71,14 +71,24 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultTrusted are the Kubernetes users trusted by default.
+// DefaultTrusted are the Kubernetes users trusted by default: the
+// control plane's components, the kubelets, and kube-controller-manager's
+// own controllers (with --use-service-account-credentials), by name: an
+// add-on's service account in kube-system is not trusted.
 var DefaultTrusted = []string{
 	"system:apiserver",
 	"system:kube-controller-manager",
 	"system:kube-scheduler",
 	"system:kube-proxy",
 	"system:node:*",
-	"system:serviceaccount:kube-system:*",
+	"system:serviceaccount:kube-system:*-controller",
+	"system:serviceaccount:kube-system:*-garbage-collector",
+	"system:serviceaccount:kube-system:persistent-volume-binder",
+	"system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+	"system:serviceaccount:kube-system:bootstrap-signer",
+	"system:serviceaccount:kube-system:token-cleaner",
+	"system:serviceaccount:kube-system:legacy-service-account-token-cleaner",
+	"system:serviceaccount:kube-system:root-ca-cert-publisher",
 }
 
 // DefaultOptions are fail2ban's defaults for failed logins (5 within
@@ -119,6 +129,8 @@ type Engine struct {
 	parseErrors int64
 	firstBad    Location
 	failed      *windows // failed logins by source address
+	byAccount   *windows // failed logins by account, for spraying from many addresses
+	accountFrom map[string]map[string]int
 	denied      *windows // Kubernetes 401/403 by "user "+name and "ip "+address
 	deniedTotal int
 	deniedPeer  map[string]string // first address of a user, first user of an address
@@ -158,7 +170,8 @@ func New(opt Options) (*Engine, error) {
 	e := &Engine{
 		opt: opt, disabled: map[string]bool{}, trusted: map[string]bool{}, keys: map[string]bool{},
 		aggs: map[string]*aggregate{}, events: map[string]int{}, deniedPeer: map[string]string{},
-		failed: newWindows(opt.Window, max(2*opt.FailedCritical, 100)),
+		failed:    newWindows(opt.Window, max(2*opt.FailedCritical, 100)),
+		byAccount: newWindows(opt.Window, max(2*opt.FailedCritical, 100)), accountFrom: map[string]map[string]int{},
 		denied: newWindows(opt.Window, max(2*opt.DeniedCritical, 100)),
 	}
 	known := func(id string) bool {
@@ -186,6 +199,9 @@ func New(opt Options) (*Engine, error) {
 	for id := range e.opt.Severity {
 		if !known(id) {
 			return nil, fmt.Errorf("cannot re-rate %q: no such rule", id)
+		}
+		if r, _ := builtin(id); r.threshold {
+			return nil, fmt.Errorf("cannot re-rate %q: its severity comes from --failed-login-warning and --failed-login-critical", id)
 		}
 	}
 	for _, k := range opt.AuditdKeys {
@@ -233,9 +249,12 @@ func (e *Engine) Feed(src Source, loc Location, line []byte) {
 // still being grouped are evaluated.
 func (e *Engine) End() { e.flushAuditd() }
 
-// BadLine counts a line that could not be read: the caller's (too long)
-// or the engine's (not the format).
-func (e *Engine) BadLine(loc Location) { e.badLine(loc) }
+// BadLine counts a line the caller could not hand over (too long) as
+// read and not understood.
+func (e *Engine) BadLine(loc Location) {
+	e.lines++
+	e.badLine(loc)
+}
 
 func (e *Engine) badLine(loc Location) {
 	if e.parseErrors == 0 {
@@ -255,12 +274,16 @@ type hit struct {
 	user                  string // threshold rules: the account tried
 	severity              finding.Severity
 	threshold             bool
+	escalated             bool // rated by what happened around it: re-rating leaves it
 }
 
 // emit counts a hit and folds it into its finding.
 func (e *Engine) emit(h hit) {
 	if e.disabled[h.rule] {
 		return
+	}
+	if s, ok := e.opt.Severity[h.rule]; ok && !h.escalated {
+		h.severity = s
 	}
 	e.events[h.rule]++
 	key := h.rule + "\x00" + h.source
@@ -341,10 +364,10 @@ func (e *Engine) Report(top int) Report {
 		if a.users != nil {
 			e.rateFailures(&f, a)
 		}
-		e.rate(&f)
 		r.Findings = append(r.Findings, f)
 	}
 	r.Findings = append(r.Findings, e.deniedBursts()...)
+	r.Findings = append(r.Findings, e.sprays()...)
 	if f, ok := e.policyLow(); ok {
 		r.Findings = append(r.Findings, f)
 	}
@@ -412,6 +435,57 @@ func (e *Engine) rateFailures(f *finding.Finding, a *aggregate) {
 		a.count, failureLabels[f.Rule], from, e.failed.atLeast(peak), FormatSpan(e.opt.Window), accounts)
 }
 
+// failedLogin counts a failed login towards the windows of its address
+// and of its account.
+func (e *Engine) failedLogin(source, account string, t time.Time) {
+	e.failed.add(source, t)
+	if account == "" {
+		return
+	}
+	e.byAccount.add(account, t)
+	from := e.accountFrom[account]
+	if from == nil {
+		if len(e.accountFrom) >= maxStateKeys {
+			return
+		}
+		from = map[string]int{}
+		e.accountFrom[account] = from
+	}
+	if len(from) < 1000 || from[source] > 0 {
+		from[source]++
+	}
+}
+
+// sprays are the accounts that failed as often as the thresholds say
+// from several addresses: password spraying that stays under the
+// per-address thresholds. An account tried from one address is that
+// address's finding already.
+func (e *Engine) sprays() []finding.Finding {
+	if e.disabled[SSHFailedLogin] {
+		return nil
+	}
+	var out []finding.Finding
+	for _, account := range slices.Sorted(maps.Keys(e.accountFrom)) {
+		from, s := e.accountFrom[account], e.byAccount.keys[account]
+		if len(from) < 2 || s == nil || s.total == 0 || s.peak < e.opt.FailedWarning {
+			continue
+		}
+		sources := slices.Collect(maps.Keys(from))
+		slices.SortFunc(sources, func(x, y string) int { return cmp.Or(cmp.Compare(from[y], from[x]), strings.Compare(x, y)) })
+		shown := sources[:min(len(sources), 5)]
+		f := finding.Finding{Rule: SSHFailedLogin, Severity: finding.Medium, Actor: account, Object: "account " + account,
+			Count: s.total, Time: time.Unix(0, s.last).UTC(),
+			Message: fmt.Sprintf("%d failed logins as %s from %d addresses (%s within %s): %s",
+				s.total, account, len(sources), e.byAccount.atLeast(s.peak), FormatSpan(e.opt.Window), strings.Join(shown, ", ")),
+			Attrs: map[string]any{"failures_in_window": s.peak, "sources": shown, "distinct_sources": len(sources)}}
+		if s.peak >= e.opt.FailedCritical {
+			f.Severity = finding.Critical
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 // failureLabels name what the threshold rules count.
 var failureLabels = map[string]string{
 	SSHFailedLogin:     "failed ssh logins",
@@ -442,9 +516,10 @@ func setAttr(f *finding.Finding, k string, v any) {
 // State is what a run hands to the next: failures still inside the window
 // and Kubernetes requests whose last stage is still to come.
 type State struct {
-	Failed  windowState `json:"failed,omitempty"`
-	Denied  windowState `json:"denied,omitempty"`
-	Pending []string    `json:"pending_audit_ids,omitempty"`
+	Failed   windowState `json:"failed,omitempty"`
+	Accounts windowState `json:"failed_accounts,omitempty"`
+	Denied   windowState `json:"denied,omitempty"`
+	Pending  []string    `json:"pending_audit_ids,omitempty"`
 }
 
 // maxStateKeys bounds the carried state.
@@ -452,12 +527,15 @@ const maxStateKeys = 10_000
 
 // State returns what to carry to the next run.
 func (e *Engine) State() State {
-	return State{Failed: e.failed.state(maxStateKeys), Denied: e.denied.state(maxStateKeys), Pending: e.k8s.pendingIDs()}
+	now := e.opt.Now()
+	return State{Failed: e.failed.state(maxStateKeys, now), Accounts: e.byAccount.state(maxStateKeys, now),
+		Denied: e.denied.state(maxStateKeys, now), Pending: e.k8s.pendingIDs()}
 }
 
 // Restore loads what the previous run carried.
 func (e *Engine) Restore(st State) {
 	e.failed.restore(st.Failed)
+	e.byAccount.restore(st.Accounts)
 	e.denied.restore(st.Denied)
 	e.k8s.restorePending(st.Pending)
 }

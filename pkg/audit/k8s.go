@@ -184,22 +184,27 @@ func in(b []byte, set []string) bool {
 
 // k8sEvent applies the rules to one audit event.
 func (e *Engine) k8sEvent(loc Location, v *fastjson.Value) {
-	stage := v.GetStringBytes("stage")
-	switch string(stage) {
-	case "RequestReceived":
-		return // the outcome is not known yet; the later stage says it
-	case "ResponseStarted":
-		if !e.k8s.started(v.GetStringBytes("auditID")) {
-			return
-		}
-	default:
-		if e.k8s.completed(v.GetStringBytes("auditID")) {
-			return
-		}
-	}
 	ev := k8sEvent{v: v, loc: loc,
 		verb: v.GetStringBytes("verb"), user: v.GetStringBytes("user", "username"),
 		code: v.GetInt("responseStatus", "code")}
+	trusted := e.isTrusted(ev.user)
+	// A request logged at ResponseStarted (exec, attach, port-forward,
+	// watches) is logged again at ResponseComplete: count it once. Only
+	// untrusted users' are remembered: the control plane's watches would
+	// crowd out the exec sessions (custom rules may see a trusted watch
+	// twice).
+	switch string(v.GetStringBytes("stage")) {
+	case "RequestReceived":
+		return // the outcome is not known yet; the later stage says it
+	case "ResponseStarted":
+		if !trusted && !e.k8s.started(v.GetStringBytes("auditID")) {
+			return
+		}
+	default:
+		if !trusted && e.k8s.completed(v.GetStringBytes("auditID")) {
+			return
+		}
+	}
 	ev.ok = ev.code >= 100 && ev.code < 400
 	if or := v.Get("objectRef"); or != nil {
 		ev.resource, ev.sub = or.GetStringBytes("resource"), or.GetStringBytes("subresource")
@@ -212,7 +217,13 @@ func (e *Engine) k8sEvent(loc Location, v *fastjson.Value) {
 			return h
 		})
 	}
-	if e.isTrusted(ev.user) {
+	if trusted {
+		// Even the control plane does not bind cluster-admin in passing.
+		if ev.ok && in(ev.verb, writeVerbs) && (string(ev.resource) == "rolebindings" || string(ev.resource) == "clusterrolebindings") {
+			if body := e.body(&ev); body != nil {
+				e.rbacBody(&ev, body)
+			}
+		}
 		return
 	}
 	if ev.code == 401 || ev.code == 403 {
@@ -230,14 +241,15 @@ func (e *Engine) k8sEvent(loc Location, v *fastjson.Value) {
 		e.emit(h)
 	}
 	if e.anonymous(&ev) {
-		h := ev.hit(AnonymousRequest, string(v.GetStringBytes("requestURI")))
-		e.emit(h)
+		// The path only: a query string can carry a command line.
+		uri, _, _ := strings.Cut(string(v.GetStringBytes("requestURI")), "?")
+		e.emit(ev.hit(AnonymousRequest, uri))
 	}
 	res := string(ev.resource)
 	switch {
 	case res == "secrets" && len(ev.sub) == 0 && in(ev.verb, readVerbs):
 		e.emit(ev.hit(SecretAccess, ""))
-	case in(ev.sub, shellSubs) && (res == "pods" || res == "services" || res == "nodes"):
+	case in(ev.sub, shellSubs) && res == "pods":
 		e.emit(ev.hit(PodExec, ""))
 	case res == "serviceaccounts" && string(ev.sub) == "token" && string(ev.verb) == "create":
 		e.emit(ev.hit(SATokenCreate, ""))
@@ -253,16 +265,14 @@ func (e *Engine) k8sEvent(loc Location, v *fastjson.Value) {
 	if !in(ev.verb, writeVerbs) {
 		return
 	}
-	body := v.Get("requestObject")
 	at, podSpec := podSpecAt[res]
 	rbac := string(ev.group) == "rbac.authorization.k8s.io" && in(ev.resource, rbacKinds)
 	if !podSpec && !rbac || len(ev.sub) > 0 && string(ev.sub) != "ephemeralcontainers" {
 		return
 	}
+	body := e.body(&ev)
 	if body == nil {
-		if string(v.GetStringBytes("level")) == "Metadata" {
-			e.blind(&ev)
-		}
+		e.blind(&ev)
 		return
 	}
 	if rbac {
@@ -272,6 +282,29 @@ func (e *Engine) k8sEvent(loc Location, v *fastjson.Value) {
 	if spec := body.Get(at...); spec != nil {
 		e.podSpec(&ev, spec)
 	}
+}
+
+// body is the object a write made: the request body, or the response
+// body where the request's is a patch or missing. Nil when the log does
+// not hold it: level Metadata, a body truncated by the API server's audit
+// size limit, or a JSON patch logged without the response.
+func (e *Engine) body(ev *k8sEvent) *fastjson.Value {
+	if string(ev.v.GetStringBytes("annotations", "audit.k8s.io/truncated")) == "true" {
+		return nil
+	}
+	isObject := func(v *fastjson.Value) bool { return v != nil && v.Type() == fastjson.TypeObject }
+	req, resp := ev.v.Get("requestObject"), ev.v.Get("responseObject")
+	switch {
+	case string(ev.verb) == "patch" && isObject(resp):
+		return resp // the whole object after the patch
+	case isObject(req) && string(ev.verb) != "patch":
+		return req
+	case isObject(resp):
+		return resp
+	case isObject(req):
+		return req // a merge patch: what it sets is what matters
+	}
+	return nil
 }
 
 // anonymous says whether an event is an allowed anonymous request beyond
@@ -466,7 +499,7 @@ func (e *Engine) policyLow() (finding.Finding, bool) {
 	kinds := slices.Sorted(maps.Keys(e.k8s.blindKinds))
 	f := finding.Finding{Rule: PolicyLevelLow, Severity: h.severity, Object: strings.Join(kinds, ", "),
 		Location: h.loc.String(), Time: h.time, Count: e.k8s.blind,
-		Message: fmt.Sprintf("%d writes of %s logged at level Metadata: the audit policy leaves out the request bodies that the pod spec and role binding rules read (log them at level Request)",
+		Message: fmt.Sprintf("%d writes of %s logged without the object written (level Metadata, a truncated body or a JSON patch): the pod spec and role binding rules cannot see them (log these resources at level Request, or RequestResponse for patches)",
 			e.k8s.blind, strings.Join(kinds, ", "))}
 	e.rate(&f)
 	return f, true

@@ -23,9 +23,10 @@ func (w *windows) atLeast(n int) string {
 // windows counts occurrences per key (a source address, a user) within a
 // sliding time window, by event time, like fail2ban's findtime: the peak
 // is the most occurrences of a key within any span of the window's
-// length. Each key keeps at most keep timestamps (the highest threshold):
-// a peak that reaches keep is reported as keep, which is all a threshold
-// needs, so a million failures from one address cost keep timestamps.
+// length. Each key keeps its newest keep timestamps (twice the highest
+// threshold, at least 100): a peak that reaches keep is reported as "at
+// least keep", which is all a threshold needs, so a million failures from
+// one address cost keep timestamps.
 //
 // The timestamps still inside the window at the end of a run are carried
 // to the next (State), so that a slow attack spread over several check
@@ -64,22 +65,23 @@ func (s *series) insert(ns int64, w *windows) {
 	s.times = slices.Insert(s.times, i, ns)
 	s.last = max(s.last, ns)
 	s.peak = max(s.peak, min(s.around(ns, w), w.keep))
-	// Forget what is out of the window of the newest occurrence, and keep
-	// at most keep.
-	from := sort.Search(len(s.times), func(k int) bool { return s.times[k] > s.last-int64(w.span) })
-	if drop := max(from, len(s.times)-w.keep); drop > 0 {
+	// Keep the newest keep. Nothing is forgotten by time during a run:
+	// files read one after the other go back in time, and one line from
+	// the future (clock skew, a forged line) must not blind the key.
+	if drop := len(s.times) - w.keep; drop > 0 {
 		s.times = append(s.times[:0], s.times[drop:]...)
 	}
 }
 
-// around is the most kept occurrences within one window that contains ns.
+// around is the most kept occurrences within one window that starts or
+// ends at ns.
 func (s *series) around(ns int64, w *windows) int {
 	span := int64(w.span)
 	lo := sort.Search(len(s.times), func(k int) bool { return s.times[k] > ns-span })
-	hi := sort.Search(len(s.times), func(k int) bool { return s.times[k] >= ns+span })
 	at := sort.Search(len(s.times), func(k int) bool { return s.times[k] > ns })
-	// Windows ending at ns and starting at ns.
-	return max(at-lo, hi-at+1, 1)
+	from := sort.Search(len(s.times), func(k int) bool { return s.times[k] >= ns })
+	hi := sort.Search(len(s.times), func(k int) bool { return s.times[k] >= ns+span })
+	return max(at-lo, hi-from, 1)
 }
 
 // windowState is what a run carries to the next: per key, the
@@ -87,8 +89,10 @@ func (s *series) around(ns int64, w *windows) int {
 type windowState map[string][]int64
 
 // state returns the timestamps to carry, for at most maxKeys keys (the
-// most recently active).
-func (w *windows) state(maxKeys int) windowState {
+// most recently active), dropping what the next run's windows cannot
+// reach: older than the window before the newest occurrence that is not
+// more than an hour ahead of now.
+func (w *windows) state(maxKeys int, now time.Time) windowState {
 	keys := slices.Collect(maps.Keys(w.keys))
 	slices.SortFunc(keys, func(a, b string) int {
 		if c := cmp.Compare(w.keys[b].last, w.keys[a].last); c != 0 {
@@ -97,8 +101,21 @@ func (w *windows) state(maxKeys int) windowState {
 		return strings.Compare(a, b)
 	})
 	out := windowState{}
+	newest := int64(0)
+	limit := now.Add(time.Hour).UnixNano()
+	for _, sr := range w.keys {
+		for _, t := range sr.times {
+			if t <= limit {
+				newest = max(newest, t)
+			}
+		}
+	}
 	for _, k := range keys[:min(len(keys), maxKeys)] {
-		out[k] = slices.Clone(w.keys[k].times)
+		// Only what the next run's windows can still reach.
+		times := slices.DeleteFunc(slices.Clone(w.keys[k].times), func(t int64) bool { return t <= newest-int64(w.span) })
+		if len(times) > 0 {
+			out[k] = times
+		}
 	}
 	return out
 }

@@ -55,6 +55,9 @@ func Validate(c *Config) error {
 	if c.Stdin && len(c.Paths) > 0 {
 		return errors.New("--stdin and --path cannot be combined")
 	}
+	if c.Stdin && c.State != "" {
+		return errors.New("--state has no effect with --stdin: standard input is read whole")
+	}
 	if !c.Stdin && len(c.Paths) == 0 {
 		return errors.New("--path (or VIGIL_AUDIT_PATHS) or --stdin is required")
 	}

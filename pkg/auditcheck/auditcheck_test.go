@@ -159,6 +159,7 @@ func TestLongEventsArePutTogether(t *testing.T) {
 	res = run(t, config(func(c *auditcheck.Config) { c.Stdin, c.MaxEventSize = true, 1<<20 }), input)
 	require.InDelta(t, -1, metric(res, "events", audit.PrivilegedPod), 0)
 	require.InDelta(t, 1, metric(res, "parse_errors", ""), 0, "the event over --max-event-size")
+	require.InDelta(t, 3, metric(res, "lines_read", ""), 0, "and it is a line read")
 	require.InDelta(t, 2, metric(res, "events", audit.PodExec), 0, "the lines around it are read")
 }
 
@@ -171,6 +172,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"no input", func(*auditcheck.Config) {}, "--path (or VIGIL_AUDIT_PATHS) or --stdin is required"},
 		{"both inputs", func(c *auditcheck.Config) { c.Stdin, c.Paths = true, []string{"x"} }, "--stdin and --path cannot be combined"},
+		{"stdin with state", func(c *auditcheck.Config) { c.Stdin, c.State = true, "/tmp/s" }, "--state has no effect with --stdin"},
 		{"source", func(c *auditcheck.Config) { c.Stdin, c.Source = true, "nginx" }, `--source: unknown source "nginx"`},
 		{"window", func(c *auditcheck.Config) { c.Stdin, c.Window = true, 0 }, "--window must be positive, got 0s"},
 		{"thresholds", func(c *auditcheck.Config) { c.Stdin, c.FailedCritical = true, 2 }, "--failed-login-critical (2) is below --failed-login-warning (5)"},
@@ -195,4 +197,32 @@ func TestValidate(t *testing.T) {
 		return c
 	}(), &plugin.Env{Stdin: strings.NewReader("")})
 	require.EqualError(t, err, `cannot disable "ssh.nope": no such rule`)
+}
+
+func TestTheAPIServersOwnRotationIsFollowed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "audit")
+	live := filepath.Join(logs, "audit.log")
+	write(t, live, exec, false)
+	// The glob of the examples matches the backups too: they are left to
+	// the reader, which reads their unread part once.
+	c := config(func(c *auditcheck.Config) {
+		c.Paths, c.State = []string{filepath.Join(logs, "*.log")}, filepath.Join(dir, "state")
+	})
+	res := run(t, c, "")
+	require.InDelta(t, 1, metric(res, "events", audit.PodExec), 0)
+
+	// kube-apiserver (lumberjack) renames audit.log to
+	// audit-<time>.log and starts a new one; a line was written before.
+	write(t, live, exec, true)
+	require.NoError(t, os.Rename(live, filepath.Join(logs, "audit-2026-11-23T10-00-00.000.log")))
+	write(t, live, exec, false)
+	res = run(t, c, "")
+	require.InDelta(t, 2, metric(res, "events", audit.PodExec), 0, "the line before the rotation and the new file's")
+	require.InDelta(t, 1, metric(res, "files_read", ""), 0)
+	require.Contains(t, res.Notes, "followed 1 rotation")
+
+	res = run(t, c, "")
+	require.InDelta(t, -1, metric(res, "events", audit.PodExec), 0, "nothing read twice")
 }

@@ -42,7 +42,7 @@ func parseGeneration(base, name string) (generation, bool) {
 	g := generation{name: name}
 	rest, ok := strings.CutPrefix(name, base)
 	if !ok {
-		return g, false
+		return parseDatedBeforeExt(base, name)
 	}
 	if r, ok := strings.CutSuffix(rest, ".gz"); ok {
 		g.gz, rest = true, r
@@ -74,6 +74,45 @@ func parseGeneration(base, name string) (generation, bool) {
 	default:
 		return g, false
 	}
+	return g, true
+}
+
+// parseDatedBeforeExt reads the schemes that put the date before the
+// extension: kube-apiserver's own rotation (and lumberjack's, which it
+// uses) names audit.log's backups audit-2026-11-23T10-00-00.000.log, and
+// logrotate's dateext with "extension .log" names app.log's
+// app-20261123.log.
+func parseDatedBeforeExt(base, name string) (generation, bool) {
+	g := generation{name: name}
+	ext := filepath.Ext(base)
+	if ext == "" || len(ext) == len(base) {
+		return g, false
+	}
+	rest, ok := strings.CutPrefix(name, strings.TrimSuffix(base, ext))
+	if !ok {
+		return g, false
+	}
+	if r, ok := strings.CutSuffix(rest, ".gz"); ok {
+		g.gz, rest = true, r
+	}
+	rest, ok = strings.CutSuffix(rest, ext)
+	if !ok || len(rest) < 2 || !strings.ContainsRune(".-_", rune(rest[0])) {
+		return g, false
+	}
+	digits := make([]byte, 0, len(rest))
+	for i := 1; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c >= '0' && c <= '9':
+			digits = append(digits, c)
+		case strings.IndexByte("-_T.", c) >= 0 && i > 1 && rest[i-1] >= '0' && rest[i-1] <= '9':
+		default:
+			return g, false
+		}
+	}
+	if len(digits) <= maxNumbered || rest[len(rest)-1] < '0' || rest[len(rest)-1] > '9' {
+		return g, false
+	}
+	g.dated, g.date = true, string(digits)
 	return g, true
 }
 

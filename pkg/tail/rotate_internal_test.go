@@ -34,6 +34,12 @@ func TestParseGeneration(t *testing.T) {
 		{name: "doubled separators are not a generation", file: "app.log-2026--11-23"},
 		{name: "other compression is not read", file: "app.log.1.xz"},
 		{name: "a different base is not a generation", file: "other.log.1"},
+		{name: "kube-apiserver's backup, the date before the extension", file: "app-2026-11-23T10-00-00.000.log", ok: true, dated: true, date: "20261123100000000"},
+		{name: "kube-apiserver's compressed backup", file: "app-2026-11-23T10-00-00.000.log.gz", ok: true, gz: true, dated: true, date: "20261123100000000"},
+		{name: "logrotate's dateext with the extension kept", file: "app-20261123.log", ok: true, dated: true, date: "20261123"},
+		{name: "another log of the same stem is not a generation", file: "app-errors.log"},
+		{name: "a short number before the extension is not a date", file: "app-2.log"},
+		{name: "another extension is not a generation", file: "app-20261123.txt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

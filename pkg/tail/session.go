@@ -168,15 +168,11 @@ func (sel Selection) walk(p, stateDir string, add func(string), missing *[]strin
 }
 
 // followedGeneration says whether the file at p is a rotated generation
-// of another file in the set: its name with a suffix cut at a '.', '-' or
-// '_' names a followed file.
+// of another file in the set, in the same directory.
 func followedGeneration(p string, followed map[string]bool) bool {
 	dir, name := filepath.Split(p)
-	for i := 1; i < len(name); i++ {
-		if c := name[i]; c != '.' && c != '-' && c != '_' {
-			continue
-		}
-		if base := dir + name[:i]; followed[base] && IsGeneration(name[:i], name) {
+	for f := range followed {
+		if fdir, base := filepath.Split(f); fdir == dir && base != name && IsGeneration(base, name) {
 			return true
 		}
 	}
