@@ -89,7 +89,7 @@ func TestKubernetesRulesOnTheFixture(t *testing.T) {
 	}{
 		{SecretAccess, "mallory", "203.0.113.9", "payments/secrets/stripe-live", finding.Medium, "mallory get payments/secrets/stripe-live"},
 		{SecretAccessDenied, "mallory", "203.0.113.9", "kube-system/secrets", finding.Medium, "mallory list kube-system/secrets"},
-		{PodExec, "alice@example.com", "10.0.0.9", "prod/pods/api-1/exec", finding.Medium, ""},
+		{PodExec, "alice@example.com", "10.0.0.9", "prod/pods/api-1/exec", finding.Medium, "alice@example.com exec into prod/pods/api-1"},
 		{ClusterAdminBinding, "bob", "10.0.0.9", "clusterrolebindings/tmp-admin", finding.Critical, "binds cluster-admin to User bob"},
 		{WildcardRole, "bob", "10.0.0.9", "dev/roles/all", finding.High, `"*" in resources`},
 		{AnonymousRequest, "system:anonymous", "198.51.100.66", "default/pods", finding.High, "/api/v1/namespaces/default/pods"},

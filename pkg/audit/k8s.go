@@ -126,6 +126,10 @@ func (ev *k8sEvent) sourceIP() string {
 func (ev *k8sEvent) hit(rule, detail string) hit {
 	obj := ev.object()
 	msg := string(ev.user) + " " + string(ev.verb) + " " + obj
+	if in(ev.sub, shellSubs) {
+		// "alice exec into shop/pods/web-1", not "alice create …/exec".
+		msg = string(ev.user) + " " + string(ev.sub) + " into " + strings.TrimSuffix(obj, "/"+string(ev.sub))
+	}
 	if detail != "" {
 		msg += ": " + detail
 	}
