@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -143,7 +142,7 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 			return plugin.Result{}, fmt.Errorf("read stdin: %w", err)
 		}
 		r.endFile()
-		r.files, r.bytes = 1, st.Bytes
+		r.read = tail.Totals{Files: 1, Bytes: st.Bytes}
 		return r.result(), nil
 	}
 	session, err := tail.OpenSession(ctx, c.State, stateName, readOptions(c))
@@ -159,7 +158,7 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 		}
 		engine.Restore(st)
 	}
-	if err := r.readFiles(ctx, session.Reader()); err != nil {
+	if r.read, err = session.ReadAll(ctx, c.selection(), func(string) func(tail.Segment) error { return r.segments(c.source) }, r.endFile); err != nil {
 		session.Close()
 		return plugin.Result{}, err
 	}
@@ -178,40 +177,12 @@ type runner struct {
 	engine *audit.Engine
 	start  time.Time
 
-	files, rotations int
-	bytes            int64
-	pendingBytes     int64
-	missing          []string
+	read tail.Totals
 
 	// The line being put together from the pieces of a long line.
 	long      []byte
 	longLoc   audit.Location
 	oversized bool
-}
-
-// readFiles reads every selected file.
-func (r *runner) readFiles(ctx context.Context, reader *tail.Reader) error {
-	paths, missing, err := r.cfg.selection().Expand()
-	if err != nil {
-		return err
-	}
-	r.missing = missing
-	for _, p := range paths {
-		st, err := reader.Read(ctx, p, r.segments(r.cfg.source))
-		r.endFile()
-		if errors.Is(err, fs.ErrNotExist) {
-			r.missing = append(r.missing, p)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
-		}
-		r.files++
-		r.bytes += st.Bytes
-		r.rotations += st.Rotations
-		r.pendingBytes += st.Pending
-	}
-	return nil
 }
 
 // endFile ends a file: auditd events still being grouped are evaluated,
@@ -292,8 +263,8 @@ func (r *runner) result() plugin.Result {
 	res.Summary = r.summary(rep, rules)
 	res.Metrics = []plugin.Metric{
 		{Name: "lines_read", Value: float64(rep.Lines), Min: plugin.Zero()},
-		{Name: "bytes_read", Value: float64(r.bytes), UOM: "B", Min: plugin.Zero()},
-		{Name: "files_read", Value: float64(r.files), Min: plugin.Zero()},
+		{Name: "bytes_read", Value: float64(r.read.Bytes), UOM: "B", Min: plugin.Zero()},
+		{Name: "files_read", Value: float64(r.read.Files), Min: plugin.Zero()},
 		{Name: "parse_errors", Value: float64(rep.ParseErrors), Min: plugin.Zero()},
 		{Name: "failed_logins", Value: float64(rep.FailedLogins), Min: plugin.Zero()},
 		{Name: "denied_requests", Value: float64(rep.DeniedRequests), Min: plugin.Zero()},
@@ -316,15 +287,7 @@ func (r *runner) result() plugin.Result {
 	if rep.Dropped > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d more findings not kept (the first %d are)", rep.Dropped, len(rep.Findings)))
 	}
-	for _, m := range r.missing {
-		res.Notes = append(res.Notes, "path "+m+" does not exist")
-	}
-	if r.rotations > 0 {
-		res.Notes = append(res.Notes, "followed "+units.Count(int64(r.rotations), "rotation"))
-	}
-	if r.pendingBytes > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d bytes of an unfinished last line wait for the next run", r.pendingBytes))
-	}
+	res.Notes = append(res.Notes, r.read.Notes()...)
 	return res
 }
 
@@ -336,7 +299,7 @@ func (r *runner) formats() string {
 }
 
 func (r *runner) summary(rep audit.Report, rules []string) string {
-	read := units.Count(int64(r.files), "file") + ", " + units.Count(rep.Lines, "line") + " read"
+	read := units.Count(int64(r.read.Files), "file") + ", " + units.Count(rep.Lines, "line") + " read"
 	if r.cfg.Stdin {
 		read = units.Count(rep.Lines, "line") + " of stdin read"
 	}

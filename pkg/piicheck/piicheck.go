@@ -134,7 +134,7 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 	if err != nil {
 		return plugin.Result{}, err
 	}
-	if err := r.scanFiles(ctx, session.Reader()); err != nil {
+	if err := r.scanFiles(ctx, session); err != nil {
 		session.Close()
 		return plugin.Result{}, err
 	}
@@ -205,13 +205,8 @@ type runner struct {
 	ipClasses map[string]int
 
 	// The reading goroutine keeps these.
-	bytes     int64
-	lines     int64
-	files     int
-	rotations int
-	pending   int64
-	missing   []string
-	seq       int
+	read tail.Totals
+	seq  int
 }
 
 // located is a finding with the order it was found in.
@@ -350,30 +345,12 @@ func (r *runner) finding(name string, line, col int64, m pii.Match) finding.Find
 }
 
 // scanFiles scans every file under the paths.
-func (r *runner) scanFiles(ctx context.Context, reader *tail.Reader) error {
-	paths, missing, err := r.cfg.selection().Expand()
-	if err != nil {
-		return err
-	}
-	r.missing = append(r.missing, missing...)
+func (r *runner) scanFiles(ctx context.Context, session *tail.Session) error {
 	submit, wait := r.pool()
 	defer wait()
-	for _, p := range paths {
-		st, err := reader.Read(ctx, p, r.segments(submit))
-		if errors.Is(err, fs.ErrNotExist) {
-			r.missing = append(r.missing, p)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
-		}
-		r.files++
-		r.bytes += st.Bytes
-		r.lines += st.Lines
-		r.rotations += st.Rotations
-		r.pending += st.Pending
-	}
-	return nil
+	var err error
+	r.read, err = session.ReadAll(ctx, r.cfg.selection(), func(string) func(tail.Segment) error { return r.segments(submit) }, nil)
+	return err
 }
 
 // segments hands the reader's segments to the workers, numbered in
@@ -418,8 +395,7 @@ func (r *runner) stdin(ctx context.Context, in io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("read stdin: %w", err)
 	}
-	r.files = 1
-	r.bytes, r.lines = st.Bytes, st.Lines
+	r.read = tail.Totals{Files: 1, Bytes: st.Bytes, Lines: st.Lines}
 	return nil
 }
 
@@ -450,9 +426,9 @@ func (r *runner) result() plugin.Result {
 		res.MetricTags["data_class"] = r.cfg.DataClass
 	}
 	res.Metrics = []plugin.Metric{
-		{Name: "bytes_scanned", Value: float64(r.bytes), UOM: "B", Min: plugin.Zero()},
-		{Name: "lines_scanned", Value: float64(r.lines), Min: plugin.Zero()},
-		{Name: "files_scanned", Value: float64(r.files), Min: plugin.Zero()},
+		{Name: "bytes_scanned", Value: float64(r.read.Bytes), UOM: "B", Min: plugin.Zero()},
+		{Name: "lines_scanned", Value: float64(r.read.Lines), Min: plugin.Zero()},
+		{Name: "files_scanned", Value: float64(r.read.Files), Min: plugin.Zero()},
 		{Name: "duration", Value: time.Since(r.start).Round(time.Millisecond).Seconds(), UOM: "s", Min: plugin.Zero()},
 	}
 	for _, rule := range rules {
@@ -463,15 +439,7 @@ func (r *runner) result() plugin.Result {
 			res.Metrics = append(res.Metrics, plugin.Metric{Name: "ip_addresses", Value: float64(r.ipClasses[class]), Min: plugin.Zero(), Tags: map[string]string{"class": class}})
 		}
 	}
-	for _, m := range r.missing {
-		res.Notes = append(res.Notes, "path "+m+" does not exist")
-	}
-	if r.rotations > 0 {
-		res.Notes = append(res.Notes, "followed "+units.Count(int64(r.rotations), "rotation"))
-	}
-	if r.pending > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d bytes of an unfinished last line wait for the next run", r.pending))
-	}
+	res.Notes = append(res.Notes, r.read.Notes()...)
 	return res
 }
 
@@ -499,9 +467,9 @@ func (r *runner) applyThresholds(res *plugin.Result) {
 }
 
 func (r *runner) summary(total int, rules []string) string {
-	scanned := units.Count(int64(r.files), "file") + ", " + units.Bytes(r.bytes) + " scanned"
+	scanned := units.Count(int64(r.read.Files), "file") + ", " + units.Bytes(r.read.Bytes) + " scanned"
 	if r.cfg.Stdin {
-		scanned = units.Bytes(r.bytes) + " of stdin scanned"
+		scanned = units.Bytes(r.read.Bytes) + " of stdin scanned"
 	}
 	if total == 0 {
 		return "no personal data or secrets in " + scanned

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vigil-sec/vigil/pkg/state"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 // Session is one run of a log check: a Reader over the check's state file
@@ -197,4 +198,66 @@ func (sel Selection) selected(path string) bool {
 		return false
 	}
 	return !match(sel.Exclude)
+}
+
+// Totals adds up the reads of a run.
+type Totals struct {
+	Files, Rotations      int
+	Bytes, Lines, Pending int64
+	// Missing are the paths (and globs) that named no file.
+	Missing []string
+}
+
+// add counts one file's read.
+func (t *Totals) add(st Stats) {
+	t.Files++
+	t.Bytes += st.Bytes
+	t.Lines += st.Lines
+	t.Rotations += st.Rotations
+	t.Pending += st.Pending
+}
+
+// ReadAll reads every file sel selects, each through the callback that
+// segments returns for it (a fresh one per file: callbacks keep per-file
+// state), and runs done, when not nil, after each file whatever the
+// outcome. A path that does not exist is listed in Totals.Missing, not an
+// error.
+func (s *Session) ReadAll(ctx context.Context, sel Selection, segments func(path string) func(Segment) error, done func()) (Totals, error) {
+	paths, missing, err := sel.Expand()
+	if err != nil {
+		return Totals{}, err
+	}
+	t := Totals{Missing: missing}
+	for _, p := range paths {
+		st, err := s.reader.Read(ctx, p, segments(p))
+		if done != nil {
+			done()
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			t.Missing = append(t.Missing, p)
+			continue
+		}
+		if err != nil {
+			return t, fmt.Errorf("read %s: %w", p, err)
+		}
+		t.add(st)
+	}
+	return t, nil
+}
+
+// Notes are the long-output lines a log check prints about its reads:
+// paths that named nothing, rotations followed, an unfinished last line
+// left for the next run.
+func (t Totals) Notes() []string {
+	var out []string
+	for _, m := range t.Missing {
+		out = append(out, "path "+m+" does not exist")
+	}
+	if t.Rotations > 0 {
+		out = append(out, "followed "+units.Count(int64(t.Rotations), "rotation"))
+	}
+	if t.Pending > 0 {
+		out = append(out, fmt.Sprintf("%d bytes of an unfinished last line wait for the next run", t.Pending))
+	}
+	return out
 }
