@@ -182,6 +182,8 @@ func New(opt Options) (*Engine, error) {
 	disabled := slices.Clone(opt.Disabled)
 	if opt.Custom != nil {
 		disabled = append(disabled, opt.Custom.disabled...)
+		// The caller's map stays as it was.
+		e.opt.Severity = maps.Clone(opt.Severity)
 		if e.opt.Severity == nil {
 			e.opt.Severity = map[string]finding.Severity{}
 		}

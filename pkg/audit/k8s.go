@@ -164,6 +164,7 @@ var (
 	writeVerbs  = []string{"create", "update", "patch"}
 	changeVerbs = []string{"create", "update", "patch", "delete", "deletecollection"}
 	rbacKinds   = []string{"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
+	grantVerbs  = []string{"escalate", "bind", "impersonate"}
 	shellSubs   = []string{"exec", "attach", "portforward", "proxy"}
 	// podSpecAt says where each resource keeps its pod spec.
 	podSpecAt = map[string][]string{
@@ -263,7 +264,7 @@ func (e *Engine) k8sEvent(loc Location, v *fastjson.Value) {
 		e.emit(ev.hit(KubeSystemChange, ""))
 	}
 	if string(ev.group) == "rbac.authorization.k8s.io" && in(ev.resource, rbacKinds) && in(ev.verb, changeVerbs) ||
-		in(ev.verb, []string{"escalate", "bind", "impersonate"}) {
+		in(ev.verb, grantVerbs) {
 		e.emit(ev.hit(RBACChange, ""))
 	}
 	if !in(ev.verb, writeVerbs) {
