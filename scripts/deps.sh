@@ -17,16 +17,7 @@ fi
 APT_PACKAGES=(
   "gcc:gcc"
 )
-missing=()
-for entry in "${APT_PACKAGES[@]}"; do
-  cmd=${entry%%:*}; pkg=${entry#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "deps: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+. scripts/lib.sh
+apt_need deps "${APT_PACKAGES[@]}"
 
 go mod download

@@ -52,16 +52,8 @@ export PATH="$WORK/bin:$PATH"
 log() { echo "bench-audit: $*" >&2; }
 
 # --- tools ---
-need=()
-command -v jq >/dev/null 2>&1 || need+=(jq)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  log "installing ${need[*]}"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+apt_need bench-audit jq:jq /usr/bin/time:time
 JQ_VERSION=$(jq --version)
 
 go build -o "$WORK/bin/auditbench" ./tools/auditbench

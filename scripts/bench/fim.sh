@@ -20,14 +20,8 @@ RUNS=${RUNS:-3}
 NPROC=$(nproc)
 [ "$(id -u)" -eq 0 ] || { echo "bench-fim: run as root (Samhain and Tripwire need it)" >&2; exit 1; }
 
-need=()
-for p in aide:aide tripwire:tripwire samhain:samhain /usr/bin/time:time; do
-  command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "bench-fim: installing ${need[*]}" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+apt_need bench-fim aide:aide tripwire:tripwire samhain:samhain /usr/bin/time:time
 
 make --no-print-directory build >/dev/null
 go build -o "$WORK/fimbench" ./tools/fimbench 2>/dev/null || { mkdir -p "$WORK"; go build -o "$WORK/fimbench" ./tools/fimbench; }

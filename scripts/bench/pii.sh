@@ -37,16 +37,8 @@ export PATH="$WORK/bin:$PATH"
 log() { echo "bench-pii: $*" >&2; }
 
 # --- tools ---
-need=()
-command -v rg >/dev/null 2>&1 || need+=(ripgrep)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  log "installing ${need[*]}"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+apt_need bench-pii rg:ripgrep /usr/bin/time:time
 if ! [ -x "$WORK/bin/gitleaks" ]; then
   log "installing gitleaks $GITLEAKS_VERSION"
   if ! GOBIN=$WORK/bin go install "github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION" >"$WORK/gitleaks-install.log" 2>&1; then
