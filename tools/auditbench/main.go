@@ -64,6 +64,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -81,22 +83,11 @@ const usage = `usage:
   auditbench report --truth DIR/ground_truth.json --results RESULTS.tsv [--score FILE=SCORE.json]...
                     [--nproc N] [--runs N] [--load TEXT] [--jq TEXT]`
 
-var errUsage = errors.New("bad usage")
+// errUsage marks an error that the usage text should follow.
+var errUsage = benchkit.ErrUsage
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return exitError
-	}
-	code, err := dispatch(args[0], args[1:], stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "auditbench:", err)
-		if errors.Is(err, errUsage) {
-			fmt.Fprintln(stderr, usage)
-		}
-		return exitError
-	}
-	return code
+	return benchkit.Run("auditbench", usage, args, stdout, stderr, dispatch)
 }
 
 func dispatch(cmd string, args []string, stdout io.Writer) (int, error) {

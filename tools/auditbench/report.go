@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 // The targets of the issue, for check-audit-log on one core.
@@ -41,18 +42,9 @@ type row struct {
 }
 
 func readRows(path string) ([]row, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
+	lines, err := benchkit.ReadTSV(path, 7, 8)
 	var rows []row
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(sc.Text(), "\t")
-		if len(p) < 7 {
-			continue
-		}
+	for _, p := range lines {
 		x := row{name: p[0], file: p[1], note: p[6]}
 		x.min, _ = strconv.ParseFloat(p[2], 64)
 		x.median, _ = strconv.ParseFloat(p[3], 64)
@@ -63,7 +55,7 @@ func readRows(path string) ([]row, error) {
 		}
 		rows = append(rows, x)
 	}
-	return rows, sc.Err()
+	return rows, err
 }
 
 type reporter struct {

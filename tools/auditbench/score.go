@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 // checkReport is the part of check-audit-log's --format json report the
@@ -120,11 +122,7 @@ func scoreCmd(truthPath, file, reportPath, jsonOut string, stdout io.Writer) (in
 	s := score(file, ft, rep)
 	s.print(stdout)
 	if jsonOut != "" {
-		b, err := json.MarshalIndent(s, "", "  ")
-		if err != nil {
-			return 0, err
-		}
-		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := benchkit.WriteJSON(jsonOut, s); err != nil {
 			return 0, err
 		}
 	}

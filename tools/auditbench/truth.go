@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 // Truth is ground_truth.json: what gen wrote into each log file.
@@ -113,10 +115,4 @@ func readTruth(path string) (*Truth, error) {
 }
 
 // writeTruth writes ground_truth.json, indented for a reader.
-func writeTruth(path string, t *Truth) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
+func writeTruth(path string, t *Truth) error { return benchkit.WriteJSON(path, t) }

@@ -48,8 +48,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +56,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -76,22 +76,11 @@ const usage = `usage:
   piibench event`
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return exitError
-	}
-	code, err := dispatch(args[0], args[1:], stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "piibench:", err)
-		if errors.Is(err, errUsage) {
-			fmt.Fprintln(stderr, usage)
-		}
-		return exitError
-	}
-	return code
+	return benchkit.Run("piibench", usage, args, stdout, stderr, dispatch)
 }
 
-var errUsage = errors.New("bad usage")
+// errUsage marks an error that the usage text should follow.
+var errUsage = benchkit.ErrUsage
 
 func dispatch(cmd string, args []string, stdout io.Writer) (int, error) {
 	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
@@ -172,11 +161,7 @@ func scoreCmd(cmd, dir, report, jsonOut string, stdout io.Writer) (int, error) {
 	}
 	s.print(stdout)
 	if jsonOut != "" {
-		b, err := json.MarshalIndent(s, "", "  ")
-		if err != nil {
-			return 0, err
-		}
-		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := benchkit.WriteJSON(jsonOut, s); err != nil {
 			return 0, err
 		}
 	}

@@ -5,12 +5,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 type row struct {
@@ -84,22 +85,13 @@ func main() {
 }
 
 func readRows(path string) ([]row, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
+	lines, err := benchkit.ReadTSV(path, 4, 4)
 	var rows []row
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		p := strings.Split(s.Text(), "\t")
-		if len(p) != 4 {
-			continue
-		}
+	for _, p := range lines {
 		minV, _ := strconv.ParseFloat(p[1], 64)
 		med, _ := strconv.ParseFloat(p[2], 64)
 		rss, _ := strconv.Atoi(p[3])
 		rows = append(rows, row{name: p[0], min: minV, median: med, rss: rss})
 	}
-	return rows, s.Err()
+	return rows, err
 }

@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +25,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/vigil-sec/vigil/internal/benchkit"
 )
 
 // The targets of the issue.
@@ -417,18 +418,9 @@ func or(a, b string) string {
 func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 func readRows(path string) ([]row, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
+	lines, err := benchkit.ReadTSV(path, 7, 7)
 	var rows []row
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		p := strings.Split(s.Text(), "\t")
-		if len(p) != 7 {
-			continue
-		}
+	for _, p := range lines {
 		x := row{name: p[0], cores: p[1], note: p[6]}
 		x.min, _ = strconv.ParseFloat(p[2], 64)
 		x.median, _ = strconv.ParseFloat(p[3], 64)
@@ -436,7 +428,7 @@ func readRows(path string) ([]row, error) {
 		x.runs, _ = strconv.Atoi(p[5])
 		rows = append(rows, x)
 	}
-	return rows, s.Err()
+	return rows, err
 }
 
 func readKV(path string) (map[string]string, error) {
