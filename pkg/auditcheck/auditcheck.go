@@ -92,13 +92,8 @@ func Validate(c *Config) error {
 			return fmt.Errorf("--trusted-users: bad glob %q: %w", g, err)
 		}
 	}
-	c.severities = map[string]finding.Severity{}
-	for rule, sev := range c.Severity {
-		s, err := finding.ParseSeverity(sev)
-		if err != nil {
-			return fmt.Errorf("--severity %s: %w", rule, err)
-		}
-		c.severities[rule] = s
+	if c.severities, err = finding.ParseSeverities(c.Severity); err != nil {
+		return fmt.Errorf("--severity %w", err)
 	}
 	return nil
 }

@@ -62,6 +62,20 @@ func ParseSeverity(name string) (Severity, error) {
 	return Info, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames[:], ", "))
 }
 
+// ParseSeverities reads a map of names (rule ids) to severity names, as
+// a --severity rule=level option gives it; an error names the key.
+func ParseSeverities(m map[string]string) (map[string]Severity, error) {
+	out := make(map[string]Severity, len(m))
+	for k, name := range m {
+		s, err := ParseSeverity(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
 // MarshalText implements encoding.TextMarshaler.
 func (s Severity) MarshalText() ([]byte, error) {
 	if s < Info || s > Critical {

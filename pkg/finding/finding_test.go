@@ -618,3 +618,12 @@ func TestMarshalJSONEscapesLikeEncodingJSON(t *testing.T) {
 		require.Equal(t, string(want), string(got))
 	}
 }
+
+func TestParseSeverities(t *testing.T) {
+	t.Parallel()
+	got, err := finding.ParseSeverities(map[string]string{"k8s.pod_exec": "High", "pii.email": " low"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]finding.Severity{"k8s.pod_exec": finding.High, "pii.email": finding.Low}, got)
+	_, err = finding.ParseSeverities(map[string]string{"pii.email": "loud"})
+	require.EqualError(t, err, `pii.email: unknown severity "loud" (want one of info, low, medium, high, critical)`)
+}

@@ -67,13 +67,9 @@ func Validate(c *Config) error {
 	if err := c.selection().ValidateGlobs(); err != nil {
 		return err
 	}
-	c.severities = map[string]finding.Severity{}
-	for rule, sev := range c.Severity {
-		s, err := finding.ParseSeverity(sev)
-		if err != nil {
-			return fmt.Errorf("--severity %s: %w", rule, err)
-		}
-		c.severities[rule] = s
+	var err error
+	if c.severities, err = finding.ParseSeverities(c.Severity); err != nil {
+		return fmt.Errorf("--severity %w", err)
 	}
 	for rule, n := range c.Warning {
 		if n < 1 {
