@@ -21,9 +21,12 @@ import (
 // check-audit-log run through it.
 //
 //	s, err := tail.OpenSession(ctx, dir, "check-x", opts) // dir "" reads whole files
-//	defer s.Close()                                       // after an error
-//	… s.Reader().Read(ctx, path, fn) for each file …
-//	res.Commit = s.CommitFunc(ctx, saveMyOwnState)        // positions saved after the result
+//	totals, err := s.ReadAll(ctx, selection, segmentsOf, nil)
+//	if err != nil {
+//		s.Close() // nothing saved: the next run reads the same lines
+//	}
+//	res.Notes = append(res.Notes, totals.Notes()...)
+//	res.Commit = s.CommitFunc(ctx, saveMyOwnState) // positions saved after the result
 type Session struct {
 	reader *Reader
 	unlock func()
@@ -48,9 +51,6 @@ func OpenSession(ctx context.Context, dir, name string, opts Options) (*Session,
 	}
 	return &Session{reader: r, unlock: sync.OnceFunc(unlock)}, nil
 }
-
-// Reader is the session's Reader.
-func (s *Session) Reader() *Reader { return s.reader }
 
 // Close releases the lock without saving anything: the next run reads the
 // same lines again. Calling it after the commit function ran is harmless.
