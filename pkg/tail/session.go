@@ -169,12 +169,20 @@ func (sel Selection) walk(p, stateDir string, add func(string), missing *[]strin
 }
 
 // followedGeneration says whether the file at p is a rotated generation
-// of another file in the set, in the same directory.
+// of another file in the set: its name cut at a '.', '-' or '_' names a
+// followed file (app.log.1, app.log-20261123.gz), or does once the
+// extension is put back (audit-2026-11-23T10-00-00.000.log of audit.log).
 func followedGeneration(p string, followed map[string]bool) bool {
 	dir, name := filepath.Split(p)
-	for f := range followed {
-		if fdir, base := filepath.Split(f); fdir == dir && base != name && IsGeneration(base, name) {
-			return true
+	ext := filepath.Ext(strings.TrimSuffix(name, ".gz"))
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; c != '.' && c != '-' && c != '_' {
+			continue
+		}
+		for _, base := range []string{name[:i], name[:i] + ext} {
+			if base != name && followed[dir+base] && IsGeneration(base, name) {
+				return true
+			}
 		}
 	}
 	return false
