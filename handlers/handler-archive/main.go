@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/archive"
 	"github.com/vigil-sec/vigil/pkg/plugin"
 	"github.com/vigil-sec/vigil/pkg/state"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 func main() {
@@ -77,7 +78,7 @@ func handle(ctx context.Context, c *config, env *plugin.Env) error {
 		return fmt.Errorf("compact event: %w", err)
 	}
 	w := archive.Writer{Dir: c.Dir, MaxSize: c.MaxSize, KeepDays: c.KeepDays}
-	path, err := w.Append(ctx, line.Bytes(), archive.EventTime(env.Event.Timestamp))
+	path, err := w.Append(ctx, line.Bytes(), units.Epoch(env.Event.Timestamp))
 	if err != nil {
 		return err
 	}

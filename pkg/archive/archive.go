@@ -52,23 +52,6 @@ type Writer struct {
 	Now func() time.Time
 }
 
-// EventTime turns a Sensu event timestamp into a time. Event timestamps
-// are seconds, but a producer that wrote milliseconds, microseconds or
-// nanoseconds is detected by magnitude rather than trusted, so that such
-// an event lands on its real day instead of the year 56886.
-func EventTime(ts int64) time.Time {
-	switch {
-	case ts > 1e17 || ts < -1e17:
-		return time.Unix(0, ts)
-	case ts > 1e14 || ts < -1e14:
-		return time.UnixMicro(ts)
-	case ts > 1e11 || ts < -1e11:
-		return time.UnixMilli(ts)
-	default:
-		return time.Unix(ts, 0)
-	}
-}
-
 var segmentName = regexp.MustCompile(`^events-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$`)
 
 // segment is one archive file.

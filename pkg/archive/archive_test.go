@@ -559,11 +559,3 @@ func TestRetentionCountsFromNowNotFromTheEvent(t *testing.T) {
 	appendLine(t, w, "from the future", day(2026, 1, 15))
 	require.Equal(t, []string{"events-2024-12-09.jsonl", "events-2024-12-10.jsonl", "events-2026-01-15.jsonl"}, files(t, dir))
 }
-
-func TestEventTimeDetectsTheUnit(t *testing.T) {
-	t.Parallel()
-	want := time.Date(2024, 12, 1, 10, 13, 20, 0, time.UTC)
-	for _, ts := range []int64{want.Unix(), want.UnixMilli(), want.UnixMicro(), want.UnixNano()} {
-		require.True(t, want.Equal(archive.EventTime(ts)), "%d -> %s", ts, archive.EventTime(ts))
-	}
-}

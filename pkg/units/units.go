@@ -1,7 +1,11 @@
-// Package units formats quantities for people.
+// Package units formats quantities for people, and reads timestamps whose
+// unit the producer did not say.
 package units
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Bytes renders a byte count: "973.1 MiB", "12 B".
 func Bytes(n int64) string {
@@ -24,4 +28,24 @@ func Count(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// Epoch turns a Unix timestamp of unknown unit into a time. Sensu event
+// timestamps are seconds and metric point timestamps may be seconds,
+// milliseconds, microseconds or nanoseconds (the agent's transformers
+// disagree); the unit is detected by magnitude, so that no precision is
+// lost and nothing lands in the year 56886. The ranges meet at 1e11 s
+// (year 5138), 1e14 ms (year 5138) and so on, so every timestamp between
+// 1973 and 5138 is read right, whatever its unit.
+func Epoch(ts int64) time.Time {
+	switch {
+	case ts > 1e17 || ts < -1e17:
+		return time.Unix(0, ts)
+	case ts > 1e14 || ts < -1e14:
+		return time.UnixMicro(ts)
+	case ts > 1e11 || ts < -1e11:
+		return time.UnixMilli(ts)
+	default:
+		return time.Unix(ts, 0)
+	}
 }

@@ -2,6 +2,7 @@ package units
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,4 +19,26 @@ func TestCount(t *testing.T) {
 	require.Equal(t, "0 files", Count(0, "file"))
 	require.Equal(t, "1 file", Count(1, "file"))
 	require.Equal(t, "2 files", Count(2, "file"))
+}
+
+func TestEpochDetectsTheUnitAndKeepsThePrecision(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 12, 1, 10, 13, 20, 123456789, time.UTC)
+	cases := []struct {
+		ts   int64
+		want time.Time
+	}{
+		{at.Unix(), at.Truncate(time.Second)},
+		{at.UnixMilli(), at.Truncate(time.Millisecond)},
+		{at.UnixMicro(), at.Truncate(time.Microsecond)},
+		{at.UnixNano(), at},
+		{0, time.Unix(0, 0)},
+		{-at.Unix(), time.Unix(-at.Unix(), 0)},
+	}
+	for _, c := range cases {
+		got := Epoch(c.ts)
+		if !got.Equal(c.want) {
+			t.Errorf("Epoch(%d) = %s, want %s", c.ts, got.UTC(), c.want.UTC())
+		}
+	}
 }
