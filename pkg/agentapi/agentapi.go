@@ -49,8 +49,8 @@ const (
 )
 
 // FindingsAnnotation carries a finding list (JSON) on an event, for the
-// Elasticsearch handler and the report.
-const FindingsAnnotation = "vigil.io/findings"
+// Elasticsearch handler and the report (finding.FromEvent reads it).
+const FindingsAnnotation = finding.Annotation
 
 // Emitter posts findings to the events API.
 type Emitter struct {
