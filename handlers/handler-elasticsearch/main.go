@@ -1,0 +1,151 @@
+// Command handler-elasticsearch indexes each Sensu event it receives as
+// one document (the whole event, @timestamp and the check's findings as
+// structured fields) through the _bulk API, keeping what it cannot
+// deliver in a spool. See README.md and pkg/elastic.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/sensu/sensu-plugin-sdk/sensu"
+
+	"github.com/vigil-sec/vigil/pkg/deliver"
+	"github.com/vigil-sec/vigil/pkg/elastic"
+	"github.com/vigil-sec/vigil/pkg/plugin"
+	"github.com/vigil-sec/vigil/pkg/state"
+)
+
+func main() {
+	os.Exit(plugin.RunHandler(context.Background(), handler(), os.Args[1:], plugin.StdIO()))
+}
+
+// config is handler-elasticsearch's configuration.
+type config struct {
+	deliver.Options
+	Index        string
+	DatePattern  string
+	DataStream   string
+	SkipTemplate bool
+	BulkMaxBytes int
+
+	pattern elastic.DatePattern
+}
+
+var names = deliver.Names{
+	Handler:    "handler-elasticsearch",
+	EnvPrefix:  "ELASTICSEARCH",
+	DefaultURL: "http://127.0.0.1:9200",
+	URLUsage:   "the cluster's base URL (a path prefix and query are kept: VictoriaLogs takes http://HOST:9428/insert/elasticsearch)",
+	Token:      "api-key", TokenEnv: "API_KEY",
+	TokenUsage: "API key (the encoded key, or id:key); wins over basic authentication",
+}
+
+func handler() plugin.Handler[config] {
+	return plugin.Handler[config]{
+		Plugin: plugin.Plugin[config]{
+			PluginConfig: sensu.PluginConfig{
+				Name:     "handler-elasticsearch",
+				Short:    "Index Sensu events, with their findings as structured fields, in Elasticsearch through the bulk API",
+				Timeout:  30,
+				Keyspace: "vigil.io/handler-elasticsearch",
+			},
+			Options:  options,
+			Validate: validate,
+		},
+		Handle: handle,
+	}
+}
+
+func options(c *config) []plugin.Option {
+	return append(c.Table(names),
+		plugin.Option{Spec: &sensu.PluginConfigOption[string]{Argument: "index", Shorthand: "i", Env: "ELASTICSEARCH_INDEX", Path: "index", Default: "vigil-events", Value: &c.Index,
+			Usage: "index name prefix; the event's UTC date is appended (see --index-date-pattern)"}, Kind: plugin.Target, Annotations: plugin.CheckAnnotation},
+		plugin.Option{Spec: &sensu.PluginConfigOption[string]{Argument: "index-date-pattern", Env: "ELASTICSEARCH_INDEX_DATE_PATTERN", Path: "index-date-pattern", Default: "daily", Value: &c.DatePattern,
+			Usage: "daily (YYYY.MM.DD), weekly (GGGG.WW), monthly (YYYY.MM), none, or a pattern of YYYY MM DD HH GGGG WW (or yyyy.MM.dd)"}, Kind: plugin.Target, Annotations: plugin.CheckAnnotation},
+		plugin.Option{Spec: &sensu.PluginConfigOption[string]{Argument: "data-stream", Env: "ELASTICSEARCH_DATA_STREAM", Path: "data-stream", Value: &c.DataStream,
+			Usage: "write to this data stream instead of dated indices (e.g. logs-vigil-default)"}, Kind: plugin.Target, Annotations: plugin.CheckAnnotation},
+		plugin.Option{Spec: &sensu.PluginConfigOption[bool]{Argument: "skip-template", Env: "ELASTICSEARCH_SKIP_TEMPLATE", Value: &c.SkipTemplate,
+			Usage: "do not install the index template (servers without templates, such as VictoriaLogs, or templates managed elsewhere)"}},
+		plugin.Option{Spec: &sensu.PluginConfigOption[int]{Argument: "bulk-max-bytes", Env: "ELASTICSEARCH_BULK_MAX_BYTES", Default: elastic.DefaultMaxBytes, Value: &c.BulkMaxBytes,
+			Usage: "most bytes in one bulk request; a spool replay is cut into requests of this size"}},
+	)
+}
+
+func validate(c *config) error {
+	if err := c.Options.Validate(names, ""); err != nil {
+		return err
+	}
+	p, err := elastic.ParseDatePattern(c.DatePattern)
+	if err != nil {
+		return fmt.Errorf("--index-date-pattern (or ELASTICSEARCH_INDEX_DATE_PATTERN): %w", err)
+	}
+	c.pattern = p
+	for flag, name := range map[string]string{"index": c.Index, "data-stream": c.DataStream} {
+		if err := elastic.ValidateIndexName(name); err != nil {
+			return fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
+	if c.Index == "" && c.DataStream == "" {
+		return errors.New("--index or --data-stream is required")
+	}
+	if c.BulkMaxBytes < 1024 {
+		return fmt.Errorf("--bulk-max-bytes (or ELASTICSEARCH_BULK_MAX_BYTES) must be at least 1024, got %d", c.BulkMaxBytes)
+	}
+	return nil
+}
+
+func handle(ctx context.Context, c *config, env *plugin.Env) error {
+	target := elastic.Target{Index: c.Index, DatePattern: c.pattern, DataStream: c.DataStream}
+	item, err := elastic.Document(env.Event, env.EventJSON, target)
+	if err != nil {
+		return err
+	}
+	httpc, err := c.Client(env)
+	if err != nil {
+		return err
+	}
+	base, err := url.Parse(c.URL)
+	if err != nil {
+		return errors.New("--url: not a URL")
+	}
+	es := &elastic.Client{HTTP: httpc, URL: base, Username: c.Username, Password: c.Password, APIKey: c.Token,
+		MaxBytes: c.BulkMaxBytes, ItemRetries: 2, Log: env.Log}
+	send := func(ctx context.Context, batch [][]byte) []error {
+		if !c.SkipTemplate {
+			if err := ensureTemplate(ctx, es, target); err != nil {
+				errs := make([]error, len(batch))
+				for i := range errs {
+					errs[i] = err
+				}
+				return errs
+			}
+		}
+		return es.Send(ctx, batch)
+	}
+	return c.Deliver(ctx, env, item, send)
+}
+
+// ensureTemplate installs the index template once per cluster, template
+// name and template version: a marker file in the state directory
+// remembers it (delete the marker to install it again).
+func ensureTemplate(ctx context.Context, es *elastic.Client, t elastic.Target) error {
+	u := *es.URL
+	u.User = nil
+	sum := sha256.Sum256([]byte(u.String() + "\x00" + t.TemplateName() + "\x00" + strconv.Itoa(elastic.TemplateVersion)))
+	marker := filepath.Join(state.DefaultDir(), "handler-elasticsearch", "template-"+hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	if err := es.PutTemplate(ctx, t.TemplateName(), t.Template()); err != nil {
+		return err
+	}
+	return state.WriteFile(marker, []byte(t.TemplateName()+"\n"))
+}
