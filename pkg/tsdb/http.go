@@ -1,0 +1,120 @@
+package tsdb
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/vigil-sec/vigil/pkg/httpx"
+	"github.com/vigil-sec/vigil/pkg/secret"
+	"github.com/vigil-sec/vigil/pkg/spool"
+)
+
+// Auth is how a backend authenticates over HTTP.
+type Auth struct {
+	Username string
+	Password secret.String
+	// Token is sent as "Authorization: SCHEME TOKEN" and wins over basic
+	// authentication.
+	Token secret.String
+}
+
+// poster sends concatenated batches over HTTP, splitting a batch the
+// server rejects as a whole (400, 413) until the faulty event is alone:
+// Prometheus rolls back a whole remote-write request for one out-of-order
+// sample, and InfluxDB refuses a request for one bad line.
+type poster struct {
+	http   *httpx.Client
+	url    string
+	auth   Auth
+	scheme string // token scheme: "Bearer", "Token"
+	// header sets the content headers.
+	header func(h http.Header)
+	// body turns the concatenated events into the request body.
+	body func(raw []byte) []byte
+	// name names the store in errors.
+	name string
+}
+
+func (p *poster) send(ctx context.Context, batch [][]byte) []error {
+	errs := make([]error, len(batch))
+	idx := make([]int, len(batch))
+	for i := range idx {
+		idx[i] = i
+	}
+	if err := p.sendPart(ctx, batch, idx, errs); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// sendPart sends the events idx; a returned error dooms the events not
+// yet decided (the store is not taking anything now).
+func (p *poster) sendPart(ctx context.Context, batch [][]byte, idx []int, errs []error) error {
+	var raw []byte
+	for _, i := range idx {
+		raw = append(raw, batch[i]...)
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	status, msg, err := p.post(ctx, p.body(raw))
+	switch {
+	case err != nil:
+		return err
+	case status/100 == 2:
+		return nil
+	case (status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge) && len(idx) > 1:
+		half := len(idx) / 2
+		if err := p.sendPart(ctx, batch, idx[:half], errs); err != nil {
+			return err
+		}
+		return p.sendPart(ctx, batch, idx[half:], errs)
+	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge:
+		errs[idx[0]] = spool.Permanent(fmt.Errorf("%s rejected the points: HTTP %d: %s", p.name, status, msg))
+		return nil
+	default:
+		hint := ""
+		switch status {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			hint = " (check the credentials)"
+		case http.StatusNotFound:
+			hint = " (check --url and the database or bucket)"
+		}
+		return fmt.Errorf("%s: HTTP %d: %s%s", p.name, status, msg, hint)
+	}
+}
+
+// post sends one request and returns the status and a short, redacted
+// message from the body.
+func (p *poster) post(ctx context.Context, body []byte) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", p.http.RedactError(err)
+	}
+	p.header(req.Header)
+	switch {
+	case p.auth.Token.IsSet():
+		req.Header.Set("Authorization", p.scheme+" "+p.auth.Token.Reveal())
+	case p.auth.Username != "":
+		req.SetBasicAuth(p.auth.Username, p.auth.Password.Reveal())
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("write to %s: %w", p.name, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	msg := strings.Join(strings.Fields(string(b)), " ")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return resp.StatusCode, p.http.Redact(msg), nil
+}
