@@ -22,7 +22,7 @@ export GOFLAGS := -buildvcs=false
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build every binary into bin/ (NAME version prints the stamp)
@@ -40,6 +40,14 @@ test: ## install what the tests need, then run every test (what CI runs)
 .PHONY: test-unit
 test-unit: build ## run the Go tests only, against the binaries in bin/
 	VIGIL_BIN_DIR=$(CURDIR)/bin CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+.PHONY: services-up
+services-up: ## install and start the test servers on 127.0.0.1 (Prometheus, InfluxDB, VictoriaMetrics, VictoriaLogs)
+	@scripts/services.sh up
+
+.PHONY: services-down
+services-down: ## stop the servers of services-up and delete their data
+	@scripts/services.sh down
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint

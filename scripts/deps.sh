@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the build and the tests need on a fresh machine: the Go
-# modules, and gcc for the race detector. Later issues add the servers'
-# Debian packages to APT_PACKAGES. Safe to run again: it installs only
-# what is missing.
+# modules, and gcc for the race detector. The servers the tests talk to
+# are installed by scripts/services.sh (make test runs its up). Safe to
+# run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

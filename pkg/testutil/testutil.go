@@ -4,6 +4,10 @@
 // Binaries come from $VIGIL_BIN_DIR when set (make test builds them once
 // into bin/ and sets it); otherwise the first call builds every plugin of
 // the module into a temporary directory, once per test process.
+//
+// Service and OwnService give a test the real servers handlers write to
+// (Prometheus, InfluxDB, VictoriaMetrics, VictoriaLogs), started on
+// 127.0.0.1 by scripts/services.sh.
 package testutil
 
 import (
