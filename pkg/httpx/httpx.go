@@ -17,11 +17,13 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -218,12 +220,42 @@ func (u *userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // CheckRetry is the retry policy: no retry once the context is done;
-// retry connection errors (except TLS verification), 429 and 5xx but 501.
+// retry connection errors (except TLS verification), 429 and 5xx but 501,
+// unless the request's context says the answer is final (WithFinal).
 func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, context.Cause(ctx)
 	}
-	return retryablehttp.ErrorPropagatedRetryPolicy(ctx, resp, err)
+	retry, err := retryablehttp.ErrorPropagatedRetryPolicy(ctx, resp, err)
+	if final, ok := ctx.Value(finalKey{}).(func(int, []byte) bool); ok && retry && resp != nil && final(resp.StatusCode, peek(resp)) {
+		return false, nil
+	}
+	return retry, err
+}
+
+type finalKey struct{}
+
+// WithFinal returns a context whose requests are not retried when final
+// says, from the status and the first 4 KiB of the body, that the answer
+// will not change: a server that answers 500 to a request it will never
+// take (Prometheus' "too old sample") would otherwise be asked again and
+// again. The response then goes to the caller as it is.
+func WithFinal(ctx context.Context, final func(status int, body []byte) bool) context.Context {
+	return context.WithValue(ctx, finalKey{}, final)
+}
+
+// peek returns the start of the body and leaves the body readable from
+// its beginning.
+func peek(resp *http.Response) []byte {
+	if resp.Body == nil {
+		return nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return head
 }
 
 // Retryable reports whether a final HTTP status is worth trying again

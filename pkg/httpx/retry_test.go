@@ -529,3 +529,30 @@ func TestStandardClientReturnsAnErrorWhenNothingAnswers(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.ErrorContains(t, err, "giving up after 2 attempt(s)")
 }
+
+func TestAnAnswerTheCallerCallsFinalIsNotRetried(t *testing.T) {
+	t.Parallel()
+	srv, rec := serve(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "too old sample", http.StatusInternalServerError)
+	})
+	c := newClient(t, fast(3))
+	final := func(status int, body []byte) bool {
+		return status == http.StatusInternalServerError && bytes.Contains(body, []byte("too old sample"))
+	}
+	req, err := http.NewRequestWithContext(httpx.WithFinal(t.Context(), final), http.MethodPost, srv.URL, strings.NewReader("x"))
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Equal(t, "too old sample\n", string(body), "the body is read from its start")
+	require.Len(t, rec.all(), 1, "not retried")
+
+	// Another 500 is retried as usual.
+	resp2, err := do(t, c, http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusInternalServerError, resp2.StatusCode)
+	require.Len(t, rec.all(), 1+4, "the first attempt and three retries")
+}

@@ -37,6 +37,10 @@ type poster struct {
 	body func(raw []byte) []byte
 	// name names the store in errors.
 	name string
+	// refused reports whether an answer other than 400 and 413 also
+	// refuses the request for what it holds (split it, then give up on
+	// the faulty event) rather than says the store is unwell.
+	refused func(status int, msg string) bool
 }
 
 func (p *poster) send(ctx context.Context, batch [][]byte) []error {
@@ -66,18 +70,20 @@ func (p *poster) sendPart(ctx context.Context, batch [][]byte, idx []int, errs [
 		return nil
 	}
 	status, msg, err := p.post(ctx, p.body(raw))
+	refused := status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge ||
+		(p.refused != nil && status/100 != 2 && p.refused(status, msg))
 	switch {
 	case err != nil:
 		return err
 	case status/100 == 2:
 		return nil
-	case (status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge) && len(idx) > 1:
+	case refused && len(idx) > 1:
 		half := len(idx) / 2
 		if err := p.sendPart(ctx, batch, idx[:half], errs); err != nil {
 			return err
 		}
 		return p.sendPart(ctx, batch, idx[half:], errs)
-	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge:
+	case refused:
 		errs[idx[0]] = spool.Permanent(fmt.Errorf("%s rejected the points: HTTP %d: %s", p.name, status, msg))
 		return nil
 	default:
@@ -95,6 +101,9 @@ func (p *poster) sendPart(ctx context.Context, batch [][]byte, idx []int, errs [
 // post sends one request and returns the status and a short, redacted
 // message from the body.
 func (p *poster) post(ctx context.Context, body []byte) (int, string, error) {
+	if p.refused != nil {
+		ctx = httpx.WithFinal(ctx, func(status int, body []byte) bool { return p.refused(status, string(body)) })
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", p.http.RedactError(err)

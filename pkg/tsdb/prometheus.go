@@ -28,8 +28,18 @@ func NewPrometheus(client *httpx.Client, url string, auth Auth) *Prometheus {
 			h.Set("Content-Type", "application/x-protobuf")
 			h.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 		},
-		body: func(raw []byte) []byte { return snappy.Encode(nil, raw) },
+		body:    func(raw []byte) []byte { return snappy.Encode(nil, raw) },
+		refused: tooOld,
 	}}
+}
+
+// tooOld recognises Prometheus refusing samples older than its
+// out-of-order window: it answers 500 "too old sample" (2.39+ with
+// out_of_order_time_window), where an out-of-bounds sample without the
+// window gets a 400. Without this, one old event in the spool would fail
+// every replay as if the server were down, forever.
+func tooOld(status int, msg string) bool {
+	return status == http.StatusInternalServerError && (strings.Contains(msg, "too old sample") || strings.Contains(msg, "out of bounds"))
 }
 
 // Encode returns a marshalled WriteRequest, one series per point. Names

@@ -226,9 +226,14 @@ func TestRemoteWriteIsolatesTheEventTheServerRefuses(t *testing.T) {
 			return
 		}
 		for _, ts := range req.Timeseries {
-			if ts.Samples[0].Value < 0 {
+			switch {
+			case ts.Samples[0].Value == -1:
 				// What Prometheus answers, rolling the whole request back.
 				http.Error(w, "out of order sample", http.StatusBadRequest)
+				return
+			case ts.Samples[0].Value == -2:
+				// What it answers with an out-of-order window (2.39+).
+				http.Error(w, "too old sample", http.StatusInternalServerError)
 				return
 			}
 		}
@@ -241,7 +246,10 @@ func TestRemoteWriteIsolatesTheEventTheServerRefuses(t *testing.T) {
 	var batch [][]byte
 	for i := range 6 {
 		v := float64(i)
-		if i == 4 {
+		switch i {
+		case 1:
+			v = -2
+		case 4:
 			v = -1
 		}
 		data, _, err := b.Encode([]tsdb.Point{{Name: "m", Value: v, Time: at}})
@@ -250,6 +258,11 @@ func TestRemoteWriteIsolatesTheEventTheServerRefuses(t *testing.T) {
 	}
 	errs := b.Send(context.Background(), batch)
 	for i, err := range errs {
+		if i == 1 {
+			require.True(t, spool.IsPermanent(err), "%v", err)
+			require.Contains(t, err.Error(), "HTTP 500: too old sample")
+			continue
+		}
 		if i == 4 {
 			require.True(t, spool.IsPermanent(err), "%v", err)
 			require.Contains(t, err.Error(), "HTTP 400: out of order sample")
@@ -258,7 +271,7 @@ func TestRemoteWriteIsolatesTheEventTheServerRefuses(t *testing.T) {
 		}
 		require.NoError(t, err, i)
 	}
-	require.Equal(t, 7, requests, "6 events halved until the bad one is alone: all, 0-2, 3-5, 3, 4-5, 4, 5")
+	require.Equal(t, 11, requests, "6 events halved until the bad ones are alone, each request sent once (the 500 is not retried): all, 0-2, 0, 1-2, 1, 2, 3-5, 3, 4-5, 4, 5")
 }
 
 func TestRemoteWriteKeepsEverythingWhenTheServerIsDown(t *testing.T) {
