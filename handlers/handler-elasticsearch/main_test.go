@@ -162,9 +162,7 @@ func TestKeepsEventsTheClusterRefusesAndSendsThemFirstInOrder(t *testing.T) {
 		order = append(order, checkOf(d))
 	}
 	require.Equal(t, []string{"check-0", "check-1", "check-2", "check-3"}, order)
-	left, err := filepath.Glob(filepath.Join(spool, "*.event"))
-	require.NoError(t, err)
-	require.Empty(t, left)
+	require.Zero(t, testutil.Spooled(t, spool))
 }
 
 func TestAMappingConflictIsKeptInDeadWithoutTheValue(t *testing.T) {

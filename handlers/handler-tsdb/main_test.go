@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,9 +85,7 @@ func TestKeepsPointsWhileTheStoreIsDownAndWritesThemFirst(t *testing.T) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	require.Equal(t, [][]string{{"first", "second", "third"}}, rc.requests, "one request, oldest first")
-	left, err := filepath.Glob(filepath.Join(spool, "*.event"))
-	require.NoError(t, err)
-	require.Empty(t, left)
+	require.Zero(t, testutil.Spooled(t, spool))
 }
 
 func TestAnEventWithoutPointsWritesNothing(t *testing.T) {

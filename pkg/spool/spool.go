@@ -2,13 +2,24 @@
 // cannot be delivered now is kept on disk and delivered first, in order, on
 // the next run.
 //
-// A spool is a directory of one file per event, named so that names sort
-// in arrival order, each written atomically (pkg/state). A lock file
-// serialises handler processes, which Sensu runs concurrently. Deliver is
-// the whole protocol: take the lock, send the pending events followed by
-// the new one, remove what was delivered, keep what failed in a way worth
-// retrying, and move what can never be delivered (the store rejected it
-// as invalid) to dead/ with the reason, so that nothing is lost silently.
+// A spool is a directory holding one journal, spool.log: a header, then
+// one record per event in arrival order (length, CRC-32C, the event as it
+// will be sent). Add appends a record and fsyncs; after a delivery the
+// journal is rewritten atomically (pkg/state) with the events still kept,
+// or truncated when none is. A lock file serialises handler processes,
+// which Sensu runs concurrently. Deliver is the whole protocol: take the
+// lock, send the pending events followed by the new one, keep what failed
+// in a way worth retrying, and move what can never be delivered (the store
+// rejected it as invalid) to dead/ with the reason, so that nothing is
+// lost silently.
+//
+// One journal rather than one file per event: after an outage the spool
+// holds thousands of events, and removing that many files costs more
+// than sending them (about 80 µs an unlink on ext4, 0.8 s for 10,000
+// events); the journal is one read and one truncate. A record cut short
+// by a crash during Add (the handler that wrote it did not succeed) is
+// dropped at the next Open; a record whose checksum fails, and everything
+// after it, is moved to dead/ rather than sent.
 //
 // The spool is bounded (MaxItems, MaxBytes). When it is full the new event
 // is refused with an error: the handler then exits 1 and Sensu logs the
@@ -16,15 +27,15 @@
 package spool
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,21 +61,32 @@ var ErrFull = errors.New("spool is full")
 
 // Item is one spooled event.
 type Item struct {
-	// Name is the file name; names sort in arrival order.
-	Name string
 	// Data is the event as it will be sent.
 	Data []byte
 }
+
+// journal is the file name, magic its first bytes (and format version).
+const (
+	journal   = "spool.log"
+	magic     = "VIGILSP1"
+	recHeader = 8 // length, CRC-32C, little endian
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Spool is an open, locked spool directory.
 type Spool struct {
 	dir    string
 	limits Limits
 	unlock func()
+	f      *os.File
+	end    int64 // where the next record goes
+	count  int   // records in the journal
+	bytes  int64 // their data, headers not counted
 }
 
 // Open creates (0700) and locks the spool directory, waiting for other
-// handler processes until ctx is done.
+// handler processes until ctx is done, and opens its journal.
 func Open(ctx context.Context, dir string, limits Limits) (*Spool, error) {
 	if limits.MaxItems <= 0 {
 		limits.MaxItems = DefaultMaxItems
@@ -79,112 +101,200 @@ func Open(ctx context.Context, dir string, limits Limits) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Spool{dir: dir, limits: limits, unlock: unlock}, nil
+	s := &Spool{dir: dir, limits: limits, unlock: unlock}
+	if err := s.openJournal(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// Close releases the lock.
+// openJournal opens (or creates) the journal and finds its end.
+func (s *Spool) openJournal() error {
+	path := filepath.Join(s.dir, journal)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // the spool's own journal
+	if err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	s.f = f
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	size := fi.Size()
+	if size < int64(len(magic)) {
+		// New, or cut while its header was written: nothing was kept yet.
+		if err := s.reset(); err != nil {
+			return err
+		}
+		return nil
+	}
+	head := make([]byte, len(magic))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return fmt.Errorf("read spool: %w", err)
+	}
+	if string(head) != magic {
+		return fmt.Errorf("%s is not a Vigil spool journal (or a newer format); move it away to start a new spool", path)
+	}
+	// Walk the record headers to the last complete record.
+	off, count, data := int64(len(magic)), 0, int64(0)
+	var h [recHeader]byte
+	for off+recHeader <= size {
+		if _, err := f.ReadAt(h[:], off); err != nil {
+			return fmt.Errorf("read spool: %w", err)
+		}
+		n := int64(binary.LittleEndian.Uint32(h[:4]))
+		if off+recHeader+n > size {
+			break
+		}
+		off, count, data = off+recHeader+n, count+1, data+n
+	}
+	if off < size {
+		// A record cut short by a crash in Add: its handler did not
+		// succeed, so Sensu logged the failure; drop the partial bytes.
+		if err := f.Truncate(off); err != nil {
+			return fmt.Errorf("repair spool: %w", err)
+		}
+	}
+	s.end, s.count, s.bytes = off, count, data
+	return nil
+}
+
+// reset empties the journal to its header.
+func (s *Spool) reset() error {
+	if err := s.f.Truncate(0); err != nil {
+		return fmt.Errorf("reset spool: %w", err)
+	}
+	if _, err := s.f.WriteAt([]byte(magic), 0); err != nil {
+		return fmt.Errorf("reset spool: %w", err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("reset spool: %w", err)
+	}
+	s.end, s.count, s.bytes = int64(len(magic)), 0, 0
+	return nil
+}
+
+// Close releases the journal and the lock.
 func (s *Spool) Close() {
+	if s.f != nil {
+		_ = s.f.Close()
+		s.f = nil
+	}
 	if s.unlock != nil {
 		s.unlock()
 		s.unlock = nil
 	}
 }
 
-// Pending returns the spooled events, oldest first.
+// Len returns the number of spooled events.
+func (s *Spool) Len() int { return s.count }
+
+// Pending returns the spooled events, oldest first. Records whose
+// checksum fails are moved to dead/ with everything after them (their
+// lengths cannot be trusted either), and the journal keeps the rest.
 func (s *Spool) Pending() ([]Item, error) {
-	names, _, err := s.list()
-	if err != nil {
-		return nil, err
+	body := make([]byte, s.end-int64(len(magic)))
+	if _, err := s.f.ReadAt(body, int64(len(magic))); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read spool: %w", err)
 	}
-	items := make([]Item, 0, len(names))
-	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(s.dir, n)) //nolint:gosec // names come from our own directory listing
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+	items := make([]Item, 0, s.count)
+	for off := 0; off < len(body); {
+		n := int(binary.LittleEndian.Uint32(body[off : off+4]))
+		sum := binary.LittleEndian.Uint32(body[off+4 : off+8])
+		data := body[off+recHeader : off+recHeader+n]
+		if crc32.Checksum(data, castagnoli) != sum {
+			if err := s.Bury(body[off:], fmt.Errorf("spool record %d fails its checksum (disk corruption?): kept here with the records after it, as written", len(items)+1)); err != nil {
+				return nil, err
+			}
+			if err := s.Keep(items); err != nil {
+				return nil, err
+			}
+			return items, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read spooled event: %w", err)
-		}
-		items = append(items, Item{Name: n, Data: b})
+		items = append(items, Item{Data: data})
+		off += recHeader + n
 	}
 	return items, nil
 }
 
-// list returns the spooled file names in order and their total size.
-func (s *Spool) list() ([]string, int64, error) {
-	ents, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read spool directory: %w", err)
-	}
-	var names []string
-	var total int64
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".event") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		names = append(names, e.Name())
-		if fi, err := e.Info(); err == nil {
-			total += fi.Size()
-		}
-	}
-	slices.Sort(names)
-	return names, total, nil
+// record frames data.
+func record(data []byte) []byte {
+	rec := make([]byte, recHeader, recHeader+len(data))
+	binary.LittleEndian.PutUint32(rec[:4], uint32(len(data))) //nolint:gosec // bounded by MaxBytes checks
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(data, castagnoli))
+	return append(rec, data...)
 }
 
-// seq disambiguates names created in the same nanosecond.
-var seq atomic.Uint32
-
-// Add keeps an event. It fails with ErrFull when the spool is at its
-// limits.
-func (s *Spool) Add(data []byte) (string, error) {
-	names, total, err := s.list()
-	if err != nil {
-		return "", err
-	}
-	if len(names)+1 > s.limits.MaxItems || total+int64(len(data)) > s.limits.MaxBytes {
-		return "", fmt.Errorf("%w (%d events, %d bytes; limits %d events, %d bytes)", ErrFull, len(names), total, s.limits.MaxItems, s.limits.MaxBytes)
-	}
-	name := fmt.Sprintf("%020d-%010d.event", time.Now().UnixNano(), seq.Add(1))
-	// A clock that went backwards must not put a new event before older
-	// ones: keep names increasing.
-	if n := len(names); n > 0 && name <= names[n-1] {
-		name = nextAfter(names[n-1])
-	}
-	if err := state.WriteFile(filepath.Join(s.dir, name), data); err != nil {
-		return "", err
-	}
-	return name, nil
-}
-
-// nextAfter returns a name that sorts right after last.
-func nextAfter(last string) string {
-	stamp, _, _ := strings.Cut(last, "-")
-	n, _ := strconv.ParseInt(stamp, 10, 64)
-	return fmt.Sprintf("%020d-%010d.event", n+1, seq.Add(1))
-}
-
-// Remove drops a delivered event.
-func (s *Spool) Remove(name string) error {
-	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove delivered event from spool: %w", err)
+// fits reports whether n more events of size bytes stay within the limits
+// of a spool holding count events in used bytes.
+func (s *Spool) fits(count int, used int64, n int, size int64) error {
+	if count+n > s.limits.MaxItems || used+size > s.limits.MaxBytes {
+		return fmt.Errorf("%w (%d events, %d bytes; limits %d events, %d bytes)", ErrFull, count, used, s.limits.MaxItems, s.limits.MaxBytes)
 	}
 	return nil
 }
 
+// Add keeps an event, appended after the others and synced to disk. It
+// fails with ErrFull when the spool is at its limits.
+func (s *Spool) Add(data []byte) error { return s.AddAll([][]byte{data}) }
+
+// AddAll keeps several events in order, with one sync: for tools that
+// move events in bulk (a benchmark, a migration).
+func (s *Spool) AddAll(events [][]byte) error {
+	var size int64
+	var buf bytes.Buffer
+	for _, e := range events {
+		size += int64(len(e))
+		buf.Write(record(e))
+	}
+	if err := s.fits(s.count, s.bytes, len(events), size); err != nil {
+		return err
+	}
+	if _, err := s.f.WriteAt(buf.Bytes(), s.end); err != nil {
+		return fmt.Errorf("write spool: %w", err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("write spool: %w", err)
+	}
+	s.end += int64(buf.Len())
+	s.count += len(events)
+	s.bytes += size
+	return nil
+}
+
+// Keep replaces the journal's content with items, in order: atomically
+// (a crash leaves the old journal, whose events are then sent again), or
+// by truncating it when nothing is kept.
+func (s *Spool) Keep(items []Item) error {
+	if len(items) == 0 {
+		return s.reset()
+	}
+	var buf bytes.Buffer
+	buf.WriteString(magic)
+	for _, it := range items {
+		buf.Write(record(it.Data))
+	}
+	if err := state.WriteFile(filepath.Join(s.dir, journal), buf.Bytes()); err != nil {
+		return fmt.Errorf("rewrite spool: %w", err)
+	}
+	_ = s.f.Close()
+	s.f = nil
+	return s.openJournal()
+}
+
+// seq disambiguates dead names created in the same nanosecond.
+var seq atomic.Uint32
+
 // Bury moves an event that can never be delivered to dead/, with the
 // reason next to it.
-func (s *Spool) Bury(name string, data []byte, reason error) error {
+func (s *Spool) Bury(data []byte, reason error) error {
+	name := fmt.Sprintf("%020d-%010d", time.Now().UnixNano(), seq.Add(1))
 	dead := filepath.Join(s.dir, "dead")
-	if name == "" {
-		name = fmt.Sprintf("%020d-%010d.event", time.Now().UnixNano(), seq.Add(1))
-	}
-	if err := state.WriteFile(filepath.Join(dead, name), data); err != nil {
+	if err := state.WriteFile(filepath.Join(dead, name+".event"), data); err != nil {
 		return err
 	}
-	if err := state.WriteFile(filepath.Join(dead, strings.TrimSuffix(name, ".event")+".reason"), []byte(reason.Error()+"\n")); err != nil {
-		return err
-	}
-	return s.Remove(name)
+	return state.WriteFile(filepath.Join(dead, name+".reason"), []byte(reason.Error()+"\n"))
 }
 
 // permanent marks a delivery error that retrying cannot fix.
@@ -257,52 +367,64 @@ func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send 
 	errs := send(ctx, batch)
 	var out Outcome
 	var hard []error
+	keep := make([]Item, 0, len(pending))
+	var keptBytes int64
+	bury := func(data []byte, e error, what string) {
+		out.Dead++
+		if out.Err == nil {
+			out.Err = e
+		}
+		if err := s.Bury(data, e); err != nil {
+			hard = append(hard, err)
+		}
+		hard = append(hard, fmt.Errorf("%s rejected for good, kept in %s: %w", what, filepath.Join(dir, "dead"), e))
+	}
 	for i, p := range pending {
-		e := errAt(errs, i)
-		switch {
+		switch e := errAt(errs, i); {
 		case e == nil:
 			out.Delivered++
-			if err := s.Remove(p.Name); err != nil {
-				hard = append(hard, err)
-			}
 		case IsPermanent(e):
-			out.Dead++
-			if out.Err == nil {
-				out.Err = e
-			}
-			if err := s.Bury(p.Name, p.Data, e); err != nil {
-				hard = append(hard, err)
-			}
-			hard = append(hard, fmt.Errorf("spooled event rejected for good, moved to %s: %w", filepath.Join(dir, "dead"), e))
+			bury(p.Data, e, "spooled event")
 		default:
 			out.Spooled++
 			if out.Err == nil {
 				out.Err = e
 			}
+			keep = append(keep, p)
+			keptBytes += int64(len(p.Data))
 		}
 	}
-	e := errAt(errs, len(pending))
-	switch {
+	addNew := false
+	switch e := errAt(errs, len(pending)); {
 	case e == nil:
 		out.Delivered++
 	case IsPermanent(e):
-		out.Dead++
-		if out.Err == nil {
-			out.Err = e
-		}
-		if err := s.Bury("", event, e); err != nil {
-			hard = append(hard, err)
-		}
-		hard = append(hard, fmt.Errorf("event rejected for good, kept in %s: %w", filepath.Join(dir, "dead"), e))
+		bury(event, e, "event")
 	default:
 		if out.Err == nil {
 			out.Err = e
 		}
-		if _, err := s.Add(event); err != nil {
+		if err := s.fits(len(keep), keptBytes, 1, int64(len(event))); err != nil {
 			hard = append(hard, fmt.Errorf("event not delivered (%w) and not kept: %w", e, err))
 		} else {
+			addNew = true
 			out.Spooled++
 		}
+	}
+	switch {
+	case len(keep) == len(pending) && addNew:
+		err = s.Add(event) // nothing left the journal: append
+	case len(keep) < len(pending) && addNew:
+		err = s.Keep(append(keep, Item{Data: event}))
+	case len(keep) < len(pending):
+		err = s.Keep(keep)
+	}
+	if err != nil {
+		if addNew {
+			out.Spooled--
+			err = fmt.Errorf("event not delivered and not kept: %w", err)
+		}
+		hard = append(hard, err)
 	}
 	return out, errors.Join(hard...)
 }

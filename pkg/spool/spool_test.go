@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-sec/vigil/pkg/spool"
-	"github.com/vigil-sec/vigil/pkg/state"
 )
 
 func open(t *testing.T, dir string, limits spool.Limits) *spool.Spool {
@@ -30,17 +28,13 @@ func open(t *testing.T, dir string, limits spool.Limits) *spool.Spool {
 }
 
 // spoolEvents adds events to the spool in dir and releases it.
-func spoolEvents(t *testing.T, dir string, events ...string) []string {
+func spoolEvents(t *testing.T, dir string, events ...string) {
 	t.Helper()
 	s := open(t, dir, spool.Limits{})
 	defer s.Close()
-	var names []string
 	for _, e := range events {
-		n, err := s.Add([]byte(e))
-		require.NoError(t, err)
-		names = append(names, n)
+		require.NoError(t, s.Add([]byte(e)))
 	}
-	return names
 }
 
 // pending returns the spooled events of dir, oldest first.
@@ -57,12 +51,31 @@ func pending(t *testing.T, dir string) []string {
 	return out
 }
 
-func names(items []spool.Item) []string {
+func data(items []spool.Item) []string {
 	out := make([]string, 0, len(items))
 	for _, it := range items {
-		out = append(out, it.Name)
+		out = append(out, string(it.Data))
 	}
 	return out
+}
+
+// dead returns the buried events of dir and their reasons.
+func dead(t *testing.T, dir string) (events, reasons []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "dead", "*.event"))
+	require.NoError(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		events = append(events, string(b))
+		requireMode(t, f, 0o600)
+		why := strings.TrimSuffix(f, ".event") + ".reason"
+		b, err = os.ReadFile(why)
+		require.NoError(t, err)
+		reasons = append(reasons, string(b))
+		requireMode(t, why, 0o600)
+	}
+	return events, reasons
 }
 
 func requireMode(t *testing.T, path string, want fs.FileMode) {
@@ -123,85 +136,96 @@ func TestOpenWaitsForAnotherHolder(t *testing.T) {
 
 func TestPendingReturnsEventsInArrivalOrder(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		n    int
-	}{
-		{name: "an empty spool has nothing pending", n: 0},
-		{name: "three events come back in order", n: 3},
-		{name: "many events added in a row keep their order", n: 300},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, n := range []int{0, 3, 300} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Parallel()
-			s := open(t, t.TempDir(), spool.Limits{})
-			var want []spool.Item
-			for i := range tt.n {
-				data := []byte(fmt.Sprintf(`{"n":%d}`, i))
-				name, err := s.Add(data)
-				require.NoError(t, err)
-				require.True(t, strings.HasSuffix(name, ".event"), name)
-				want = append(want, spool.Item{Name: name, Data: data})
+			dir := t.TempDir()
+			s := open(t, dir, spool.Limits{})
+			want := []string{}
+			for i := range n {
+				e := fmt.Sprintf(`{"n":%d}`, i)
+				require.NoError(t, s.Add([]byte(e)))
+				want = append(want, e)
 			}
+			require.Equal(t, n, s.Len())
 			got, err := s.Pending()
 			require.NoError(t, err)
-			require.Len(t, got, tt.n)
-			if tt.n > 0 {
-				require.Equal(t, want, got)
-			}
-			require.True(t, slices.IsSorted(names(got)), "names sort in arrival order")
-			require.Len(t, slices.Compact(names(got)), tt.n, "names are unique")
+			require.Equal(t, want, append([]string{}, data(got)...))
+			s.Close()
+			require.Equal(t, want, append([]string{}, pending(t, dir)...), "kept across processes")
 		})
 	}
 }
 
-func TestAddKeepsOrderWhenTheClockWentBackwards(t *testing.T) {
+func TestAddWritesAPrivateJournal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	// An event spooled an hour "in the future" (the clock was then
-	// ahead) must still come before the next one.
-	future := fmt.Sprintf("%020d-%010d.event", time.Now().Add(time.Hour).UnixNano(), 7)
-	require.NoError(t, state.WriteFile(filepath.Join(dir, future), []byte("older")))
-
 	s := open(t, dir, spool.Limits{})
-	name, err := s.Add([]byte("newer"))
-	require.NoError(t, err)
-	require.Greater(t, name, future)
+	event := []byte("the event, byte for byte\x00\n")
+	require.NoError(t, s.Add(event))
+	requireMode(t, filepath.Join(dir, "spool.log"), 0o600)
 	items, err := s.Pending()
 	require.NoError(t, err)
-	require.Equal(t, []spool.Item{{Name: future, Data: []byte("older")}, {Name: name, Data: []byte("newer")}}, items)
+	require.Equal(t, []spool.Item{{Data: event}}, items)
 }
 
-func TestPendingIgnoresWhatIsNotAnEvent(t *testing.T) {
+func TestACrashDuringAddLosesOnlyThatEvent(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := open(t, dir, spool.Limits{})
-	name, err := s.Add([]byte("real"))
+	spoolEvents(t, dir, "kept", "also kept")
+	journal := filepath.Join(dir, "spool.log")
+	whole, err := os.ReadFile(journal)
 	require.NoError(t, err)
-	// A temporary file of an interrupted write, notes, the dead letter
-	// directory and a directory named like an event are not events.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, ".00000000000000000001-0000000001.event.tmp-1"), []byte("partial"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, ".00000000000000000001-0000000002.event"), []byte("hidden"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "README"), []byte("notes"), 0o600))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "dead"), 0o700))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "00000000000000000001-0000000003.event"), 0o700))
+	// A record cut after its header and part of its data.
+	f, err := os.OpenFile(journal, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte{40, 0, 0, 0, 1, 2, 3, 4, 'h', 'a', 'l'})
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 
+	s := open(t, dir, spool.Limits{})
+	require.Equal(t, 2, s.Len())
 	items, err := s.Pending()
 	require.NoError(t, err)
-	require.Equal(t, []spool.Item{{Name: name, Data: []byte("real")}}, items)
+	require.Equal(t, []string{"kept", "also kept"}, data(items))
+	after, err := os.ReadFile(journal)
+	require.NoError(t, err)
+	require.Equal(t, whole, after, "the partial record is cut off")
+	require.NoError(t, s.Add([]byte("next")))
+	s.Close()
+	require.Equal(t, []string{"kept", "also kept", "next"}, pending(t, dir))
 }
 
-func TestAddWritesPrivateFiles(t *testing.T) {
+func TestACorruptRecordGoesToDeadWithWhatFollows(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := open(t, dir, spool.Limits{})
-	data := []byte("the event, byte for byte\x00\n")
-	name, err := s.Add(data)
+	spoolEvents(t, dir, "first", "second", "third")
+	journal := filepath.Join(dir, "spool.log")
+	b, err := os.ReadFile(journal)
 	require.NoError(t, err)
-	requireMode(t, filepath.Join(dir, name), 0o600)
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	require.NoError(t, err)
-	require.Equal(t, data, b)
+	i := strings.Index(string(b), "second")
+	b[i] = 'S' // a flipped bit on disk
+	require.NoError(t, os.WriteFile(journal, b, 0o600))
+
+	require.Equal(t, []string{"first"}, pending(t, dir))
+	events, reasons := dead(t, dir)
+	require.Len(t, events, 1)
+	require.Contains(t, events[0], "Second")
+	require.Contains(t, events[0], "third", "what follows is kept with it, not lost")
+	require.Contains(t, reasons[0], "checksum")
+	require.Equal(t, []string{"first"}, pending(t, dir), "the journal was repaired")
+}
+
+func TestOpenRefusesAFileThatIsNotASpool(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "spool.log")
+	require.NoError(t, os.WriteFile(journal, []byte("somebody's notes\n"), 0o600))
+	_, err := spool.Open(t.Context(), dir, spool.Limits{})
+	require.ErrorContains(t, err, "not a Vigil spool journal")
+	b, rerr := os.ReadFile(journal)
+	require.NoError(t, rerr)
+	require.Equal(t, "somebody's notes\n", string(b), "left as it was")
 }
 
 func TestAddRespectsTheLimits(t *testing.T) {
@@ -227,12 +251,11 @@ func TestAddRespectsTheLimits(t *testing.T) {
 			dir := t.TempDir()
 			s := open(t, dir, tt.limits)
 			for _, n := range tt.adds[:len(tt.adds)-1] {
-				_, err := s.Add([]byte(strings.Repeat("x", n)))
-				require.NoError(t, err)
+				require.NoError(t, s.Add([]byte(strings.Repeat("x", n))))
 			}
 			before, err := s.Pending()
 			require.NoError(t, err)
-			name, err := s.Add([]byte(strings.Repeat("y", tt.adds[len(tt.adds)-1])))
+			err = s.Add([]byte(strings.Repeat("y", tt.adds[len(tt.adds)-1])))
 			after, perr := s.Pending()
 			require.NoError(t, perr)
 			if !tt.wantFull {
@@ -242,77 +265,42 @@ func TestAddRespectsTheLimits(t *testing.T) {
 			}
 			require.ErrorIs(t, err, spool.ErrFull)
 			require.ErrorContains(t, err, "limits")
-			require.Empty(t, name)
 			require.Equal(t, before, after, "nothing is written")
 		})
 	}
 }
 
-func TestRemoveDropsAnEvent(t *testing.T) {
+func TestKeepRewritesTheJournal(t *testing.T) {
 	t.Parallel()
-	s := open(t, t.TempDir(), spool.Limits{})
-	a, err := s.Add([]byte("a"))
-	require.NoError(t, err)
-	b, err := s.Add([]byte("b"))
-	require.NoError(t, err)
+	dir := t.TempDir()
+	s := open(t, dir, spool.Limits{})
+	require.NoError(t, s.AddAll([][]byte{[]byte("a"), []byte("b"), []byte("c")}))
+	require.NoError(t, s.Keep([]spool.Item{{Data: []byte("b")}}))
+	require.Equal(t, 1, s.Len())
+	require.NoError(t, s.Add([]byte("d")), "the journal takes events after a rewrite")
+	s.Close()
+	require.Equal(t, []string{"b", "d"}, pending(t, dir))
 
-	require.NoError(t, s.Remove(a))
-	items, err := s.Pending()
+	s = open(t, dir, spool.Limits{})
+	require.NoError(t, s.Keep(nil))
+	s.Close()
+	require.Empty(t, pending(t, dir))
+	fi, err := os.Stat(filepath.Join(dir, "spool.log"))
 	require.NoError(t, err)
-	require.Equal(t, []spool.Item{{Name: b, Data: []byte("b")}}, items)
-
-	require.NoError(t, s.Remove(a), "removing an event twice is not an error")
+	require.Equal(t, int64(len("VIGILSP1")), fi.Size(), "an empty journal is its header")
 }
 
 func TestBuryMovesAnEventToDead(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		// spooled says whether the event is in the spool first.
-		spooled bool
-	}{
-		{name: "a spooled event leaves the spool for dead/", spooled: true},
-		{name: "a new event without a name gets one in dead/", spooled: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			s := open(t, dir, spool.Limits{})
-			data := []byte(`{"bad":true}`)
-			name := ""
-			if tt.spooled {
-				var err error
-				name, err = s.Add(data)
-				require.NoError(t, err)
-			}
-			reason := errors.New(`mapping conflict on field "bad"`)
-			require.NoError(t, s.Bury(name, data, reason))
-
-			items, err := s.Pending()
-			require.NoError(t, err)
-			require.Empty(t, items, "a buried event is no longer pending")
-
-			dead := filepath.Join(dir, "dead")
-			events, err := filepath.Glob(filepath.Join(dead, "*.event"))
-			require.NoError(t, err)
-			require.Len(t, events, 1)
-			if tt.spooled {
-				require.Equal(t, filepath.Join(dead, name), events[0], "the name is kept")
-			}
-			b, err := os.ReadFile(events[0])
-			require.NoError(t, err)
-			require.Equal(t, string(data), string(b))
-			requireMode(t, events[0], 0o600)
-
-			why := strings.TrimSuffix(events[0], ".event") + ".reason"
-			b, err = os.ReadFile(why)
-			require.NoError(t, err)
-			require.Equal(t, reason.Error()+"\n", string(b))
-			requireMode(t, why, 0o600)
-			requireMode(t, dead, 0o700)
-		})
-	}
+	dir := t.TempDir()
+	s := open(t, dir, spool.Limits{})
+	event := []byte(`{"bad":true}`)
+	reason := errors.New(`mapping conflict on field "bad"`)
+	require.NoError(t, s.Bury(event, reason))
+	events, reasons := dead(t, dir)
+	require.Equal(t, []string{string(event)}, events)
+	require.Equal(t, []string{reason.Error() + "\n"}, reasons)
+	requireMode(t, filepath.Join(dir, "dead"), 0o700)
 }
 
 func TestPermanent(t *testing.T) {
@@ -423,7 +411,7 @@ func TestARetryableFailureIsSpooledAndSentFirstNextTime(t *testing.T) {
 func TestDeliverHandlesEachItemOnItsOwn(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	spooled := spoolEvents(t, dir, "a", "b", "c")
+	spoolEvents(t, dir, "a", "b", "c")
 	retry := errors.New("429 too many requests")
 	bad := errors.New(`400 mapping conflict on "c"`)
 
@@ -435,18 +423,10 @@ func TestDeliverHandlesEachItemOnItsOwn(t *testing.T) {
 	require.ErrorContains(t, err, "rejected for good")
 	require.ErrorContains(t, err, filepath.Join(dir, "dead"))
 
-	s := open(t, dir, spool.Limits{})
-	items, perr := s.Pending()
-	require.NoError(t, perr)
-	require.Equal(t, []spool.Item{{Name: spooled[1], Data: []byte("b")}}, items, "only the retryable event stays, under its name")
-	s.Close()
-
-	b, rerr := os.ReadFile(filepath.Join(dir, "dead", spooled[2]))
-	require.NoError(t, rerr)
-	require.Equal(t, "c", string(b))
-	why, rerr := os.ReadFile(filepath.Join(dir, "dead", strings.TrimSuffix(spooled[2], ".event")+".reason"))
-	require.NoError(t, rerr)
-	require.Equal(t, bad.Error()+"\n", string(why))
+	require.Equal(t, []string{"b"}, pending(t, dir), "only the retryable event stays")
+	events, reasons := dead(t, dir)
+	require.Equal(t, []string{"c"}, events)
+	require.Equal(t, []string{bad.Error() + "\n"}, reasons)
 }
 
 func TestANewEventRejectedForGoodIsBuried(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/vigil-sec/vigil/internal/release"
 	"github.com/vigil-sec/vigil/pkg/sensuexec"
+	"github.com/vigil-sec/vigil/pkg/spool"
 )
 
 var (
@@ -250,3 +251,14 @@ func RequireNoSecret(t testing.TB, text string, secrets ...string) {
 
 // Shell quotes a string for sh -c.
 func Shell(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Spooled returns how many events the handler spool in dir holds.
+func Spooled(t testing.TB, dir string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := spool.Open(ctx, dir, spool.Limits{})
+	require.NoError(t, err)
+	defer s.Close()
+	return s.Len()
+}
