@@ -83,6 +83,10 @@ bench-fim: ## benchmark check-file-integrity against AIDE, Tripwire, Samhain and
 bench-pii: ## benchmark check-pii against cat, ripgrep and gitleaks, and mutator-redact (installs them)
 	@scripts/bench/pii.sh
 
+.PHONY: bench-handlers
+bench-handlers: ## benchmark handler-elasticsearch and handler-tsdb into real servers against one request per event (installs them)
+	@scripts/bench/handlers.sh
+
 .PHONY: bench-audit
 bench-audit: ## benchmark check-audit-log against jq and cat on generated Kubernetes audit and auth logs (installs jq)
 	@scripts/bench/audit.sh

@@ -35,6 +35,7 @@ type config struct {
 	DataStream   string
 	SkipTemplate bool
 	BulkMaxBytes int
+	Concurrency  int
 
 	pattern elastic.DatePattern
 }
@@ -76,6 +77,8 @@ func options(c *config) []plugin.Option {
 			Usage: "do not install the index template (servers without templates, such as VictoriaLogs, or templates managed elsewhere)"}},
 		plugin.Option{Spec: &sensu.PluginConfigOption[int]{Argument: "bulk-max-bytes", Env: "ELASTICSEARCH_BULK_MAX_BYTES", Default: elastic.DefaultMaxBytes, Value: &c.BulkMaxBytes,
 			Usage: "most bytes in one bulk request; a spool replay is cut into requests of this size"}},
+		plugin.Option{Spec: &sensu.PluginConfigOption[int]{Argument: "bulk-concurrency", Env: "ELASTICSEARCH_BULK_CONCURRENCY", Default: 2, Value: &c.Concurrency,
+			Usage: "bulk requests in flight at once during a spool replay (started in order)"}},
 	)
 }
 
@@ -95,6 +98,9 @@ func validate(c *config) error {
 	}
 	if c.Index == "" && c.DataStream == "" {
 		return errors.New("--index or --data-stream is required")
+	}
+	if c.Concurrency < 1 || c.Concurrency > 16 {
+		return fmt.Errorf("--bulk-concurrency (or ELASTICSEARCH_BULK_CONCURRENCY) must be between 1 and 16, got %d", c.Concurrency)
 	}
 	if c.BulkMaxBytes < 1024 {
 		return fmt.Errorf("--bulk-max-bytes (or ELASTICSEARCH_BULK_MAX_BYTES) must be at least 1024, got %d", c.BulkMaxBytes)
@@ -117,7 +123,7 @@ func handle(ctx context.Context, c *config, env *plugin.Env) error {
 		return errors.New("--url: not a URL")
 	}
 	es := &elastic.Client{HTTP: httpc, URL: base, Username: c.Username, Password: c.Password, APIKey: c.Token,
-		MaxBytes: c.BulkMaxBytes, ItemRetries: 2, Log: env.Log}
+		MaxBytes: c.BulkMaxBytes, Concurrency: c.Concurrency, ItemRetries: 2, Log: env.Log}
 	send := func(ctx context.Context, batch [][]byte) []error {
 		if !c.SkipTemplate {
 			if err := ensureTemplate(ctx, es, target); err != nil {

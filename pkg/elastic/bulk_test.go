@@ -317,3 +317,55 @@ func TestPutTemplate(t *testing.T) {
 	require.Contains(t, err.Error(), "HTTP 400: illegal_argument_exception")
 	require.Contains(t, err.Error(), "No handler for type [flot]", "a template error shows its whole cause")
 }
+
+func TestConcurrentRequestsDeliverEveryItemAndStopAtAFailure(t *testing.T) {
+	t.Parallel()
+	ok := fixtureItems(t, "bulk-ok.json")[0]
+	rejected := fixtureItems(t, "bulk-429.json")[0]
+	var mu sync.Mutex
+	down := false
+	rp := newReplay(t, func(r request) (int, []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return 503, []byte(`{"error":"unavailable"}`)
+		}
+		resp := make([]json.RawMessage, len(r.Docs))
+		for i, d := range r.Docs {
+			resp[i] = ok
+			if d == `{"n":33}` {
+				resp[i] = rejected
+			}
+		}
+		return 200, bulkBody(resp...)
+	})
+	its := items(60)
+	c := newClient(t, rp.URL, func(c *elastic.Client) { c.MaxBytes = 2 * len(its[0]); c.Concurrency = 4 })
+	errs := c.Bulk(context.Background(), its)
+	for i, err := range errs {
+		if i == 33 {
+			require.ErrorContains(t, err, "429", "still rejected: kept")
+			continue
+		}
+		require.NoError(t, err, i)
+	}
+	seen := map[string]int{}
+	for _, r := range rp.seen() {
+		for _, d := range r.Docs {
+			seen[d]++
+		}
+	}
+	require.Len(t, seen, 60, "every document sent")
+	require.Equal(t, 1, seen[`{"n":0}`], "a delivered document is sent once")
+
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	before := len(rp.seen())
+	c.HTTP, _ = httpx.New(httpx.Config{RetryMax: -1})
+	errs = c.Bulk(context.Background(), its)
+	for _, err := range errs {
+		require.ErrorContains(t, err, "HTTP 503")
+	}
+	require.LessOrEqual(t, len(rp.seen())-before, 4, "no request started after the store failed, beyond those in flight")
+}

@@ -49,7 +49,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -77,6 +79,10 @@ type Client struct {
 	APIKey   secret.String
 	// MaxBytes bounds one bulk request (DefaultMaxBytes when 0).
 	MaxBytes int
+	// Concurrency is how many bulk requests are in flight at once
+	// (1 when 0). They are started in order; each item's outcome is its
+	// own, so the order they finish in does not matter.
+	Concurrency int
 	// ItemRetries is how many times items rejected with a retryable
 	// status are sent again in the same run, waiting RetryWait, then twice
 	// as long, and so on.
@@ -260,22 +266,7 @@ func (c *Client) Bulk(ctx context.Context, items []Item) []error {
 		wait = 500 * time.Millisecond
 	}
 	for round := 0; ; round++ {
-		var retry []int
-		for i, chunk := range c.chunks(items, pending) {
-			r, err := c.sendChunk(ctx, items, chunk, errs)
-			if err != nil {
-				// The store is not answering: do not try the rest now.
-				for _, rest := range c.chunks(items, pending)[i:] {
-					for _, j := range rest {
-						if errs[j] == nil {
-							errs[j] = err
-						}
-					}
-				}
-				return errs
-			}
-			retry = append(retry, r...)
-		}
+		retry := c.round(ctx, items, pending, errs)
 		if len(retry) == 0 || round >= c.ItemRetries {
 			return errs
 		}
@@ -290,6 +281,57 @@ func (c *Client) Bulk(ctx context.Context, items []Item) []error {
 		}
 		pending = retry
 	}
+}
+
+// round sends the pending items once, Concurrency requests at a time, and
+// returns those worth sending again now, in order. Once a request fails
+// as a whole (the store is not answering), the requests not yet started
+// are not sent: their items get that error.
+func (c *Client) round(ctx context.Context, items []Item, pending []int, errs []error) []int {
+	var (
+		mu    sync.Mutex
+		fatal error
+		retry []int
+		wg    sync.WaitGroup
+	)
+	sem := make(chan struct{}, max(1, c.Concurrency))
+	for _, chunk := range c.chunks(items, pending) {
+		sem <- struct{}{}
+		mu.Lock()
+		failed := fatal
+		mu.Unlock()
+		if failed != nil {
+			<-sem
+			for _, j := range chunk {
+				errs[j] = failed
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// Each request writes the errors of its own items only.
+			r, err := c.sendChunk(ctx, items, chunk, errs)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if fatal == nil {
+					fatal = err
+				}
+				for _, j := range chunk {
+					if errs[j] == nil {
+						errs[j] = err
+					}
+				}
+				return
+			}
+			retry = append(retry, r...)
+		}()
+	}
+	wg.Wait()
+	slices.Sort(retry)
+	return retry
 }
 
 // chunks cuts the pending items into requests of at most MaxBytes (one
