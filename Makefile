@@ -33,6 +33,10 @@ build: ## build every binary into bin/ (NAME version prints the stamp)
 demo: build ## run the checks on the sample data and archive the events (no servers needed)
 	@scripts/demo.sh
 
+.PHONY: demo-services
+demo-services: build ## the demo, shipping events to VictoriaLogs and Prometheus started on 127.0.0.1 (installs them)
+	@scripts/demo.sh --services
+
 .PHONY: test
 test: ## install what the tests need, then run every test (what CI runs)
 	@scripts/test.sh

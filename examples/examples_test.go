@@ -19,9 +19,11 @@ func TestSensuExamplesAreValidAndTheirCommandsParse(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("sensu", "*.yaml"))
 	require.NoError(t, err)
-	demo, err := filepath.Glob(filepath.Join("demo", "resources", "*.yaml"))
-	require.NoError(t, err)
-	files = append(files, demo...)
+	for _, dir := range []string{"resources", "services"} {
+		demo, err := filepath.Glob(filepath.Join("demo", dir, "*.yaml"))
+		require.NoError(t, err)
+		files = append(files, demo...)
+	}
 	require.NotEmpty(t, files)
 	h := testutil.New(t)
 	plugins, err := testutil.Plugins()
@@ -43,6 +45,8 @@ func TestSensuExamplesAreValidAndTheirCommandsParse(t *testing.T) {
 			}
 			var commands []command
 			withSecrets := func(line string, env []string, secrets []*corev2.Secret) command {
+				// The servers' URLs make demo-services exports.
+				env = append(env, "VIGIL_VICTORIALOGS_URL=http://127.0.0.1:9428", "VIGIL_PROMETHEUS_URL=http://127.0.0.1:9090")
 				for _, s := range secrets {
 					env = append(env, s.Name+"=placeholder-secret-value-0123456789")
 				}
