@@ -83,7 +83,7 @@ func options(c *config) []plugin.Option {
 }
 
 func validate(c *config) error {
-	if err := c.Options.Validate(names, ""); err != nil {
+	if err := c.Validate(names, ""); err != nil {
 		return err
 	}
 	p, err := elastic.ParseDatePattern(c.DatePattern)

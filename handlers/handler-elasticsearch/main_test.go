@@ -226,7 +226,7 @@ func TestBadInputIsOneLine(t *testing.T) {
 	for _, tc := range []struct{ args, input, want string }{
 		{"", "not json", "handler-elasticsearch: "},
 		{"--index Vigil", "", "must be lowercase"},
-		{"--data-stream 'a b'", "", "must not contain"},
+		{"--data-stream 'a b'", "", "Elasticsearch forbids"},
 		{"--index-date-pattern YYYY/MM", "", "--index-date-pattern"},
 		{"--url es:9200", "", "--url (or ELASTICSEARCH_URL)"},
 		{"--bulk-max-bytes 10", "", "--bulk-max-bytes"},

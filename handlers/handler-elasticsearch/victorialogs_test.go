@@ -168,7 +168,7 @@ func TestAServerRestartedDuringAReplayLosesNothing(t *testing.T) {
 	// server loses documents it has acknowledged, which no client can
 	// see or prevent. Elasticsearch acknowledges after its translog is
 	// fsynced (index.translog.durability: request, the default).
-	replay := exec.Command(filepath.Join(h.Bins[0], "handler-elasticsearch"), args...) //nolint:gosec // the module's own binary
+	replay := exec.Command(filepath.Join(h.Bins[0], "handler-elasticsearch"), args...)
 	replay.Stdin = bytes.NewReader(raw)
 	replay.Env = append(os.Environ(), "VIGIL_STATE_DIR="+t.TempDir())
 	var out bytes.Buffer

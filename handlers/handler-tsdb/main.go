@@ -101,7 +101,7 @@ func validate(c *config) error {
 	case "graphite":
 		key += "\x00" + c.GraphitePrefix
 	}
-	if err := c.Options.Validate(names, key); err != nil {
+	if err := c.Validate(names, key); err != nil {
 		return err
 	}
 	u, _ := url.Parse(c.URL) // validated above

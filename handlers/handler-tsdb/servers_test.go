@@ -162,7 +162,12 @@ func TestInfluxDB1KeepsNanoseconds(t *testing.T) {
 		}
 	}
 	q := url.Values{"db": {"vigil"}, "epoch": {"ns"}, "q": {fmt.Sprintf(`SELECT "value", "entity", "severity" FROM "files_changed", "scan.seconds" WHERE "run" = '%s'`, run)}}
-	getJSON(t, influx.URL+"/query?"+q.Encode(), &doc)
+	answer, err := http.Get(influx.URL + "/query?" + q.Encode()) //nolint:noctx // a test's local server
+	require.NoError(t, err)
+	defer func() { _ = answer.Body.Close() }()
+	dec := json.NewDecoder(answer.Body)
+	dec.UseNumber() // a nanosecond time does not fit a float64
+	require.NoError(t, dec.Decode(&doc))
 	require.Len(t, doc.Results, 1)
 	require.Empty(t, doc.Results[0].Error)
 	got := map[string][]any{}
@@ -170,10 +175,9 @@ func TestInfluxDB1KeepsNanoseconds(t *testing.T) {
 		require.Len(t, s.Values, 1, s.Name)
 		got[s.Name] = s.Values[0]
 	}
-	// encoding/json reads the nanosecond time as a float64: compare it as
-	// InfluxDB printed it.
-	require.Equal(t, []any{float64(at.UnixNano()), 2.0, "web-1", "critical"}, got["files_changed"], "the nanoseconds kept")
-	require.Equal(t, float64(at.UnixMilli()*1e6), got["scan.seconds"][0], "a millisecond point stays at its millisecond")
+	ns := func(t time.Time) json.Number { return json.Number(strconv.FormatInt(t.UnixNano(), 10)) }
+	require.Equal(t, []any{ns(at), json.Number("2"), "web-1", "critical"}, got["files_changed"], "the nanoseconds kept")
+	require.Equal(t, ns(at.Truncate(time.Millisecond)), got["scan.seconds"][0], "a millisecond point stays at its millisecond")
 }
 
 // vmExport returns the series VictoriaMetrics holds for a selector, by

@@ -42,7 +42,9 @@ func TestEveryBinaryHasItsFiles(t *testing.T) {
 			readme, err := os.ReadFile(filepath.Join(root, p.Dir, "README.md"))
 			require.NoError(t, err, "README.md")
 			require.Contains(t, string(readme), "<!-- BEGIN OPTIONS -->")
-			require.True(t, strings.Contains(string(changelog), p.Name+":"), "a CHANGELOG entry scoped %q", p.Name+":")
+			if !strings.Contains(string(changelog), p.Name+":") {
+				t.Fatalf("CHANGELOG.md has no entry scoped %q", p.Name+":")
+			}
 			if kindOf(p) != "cmd" {
 				_, err := os.Stat(filepath.Join(root, "examples", "sensu", p.Name+".yaml"))
 				require.NoError(t, err, "examples/sensu/%s.yaml", p.Name)

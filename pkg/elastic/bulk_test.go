@@ -153,7 +153,8 @@ func TestBulkSortsEachItemByItsStatus(t *testing.T) {
 	require.NoError(t, errs[4])
 
 	seen := rp.seen()
-	require.Equal(t, 2, len(seen))
+	requests := len(seen)
+	require.Equal(t, 2, requests)
 	require.Equal(t, []string{`{"n":3}`}, seen[1].Docs, "only the rejected item is sent again")
 }
 
@@ -176,7 +177,8 @@ func TestBulkKeepsItemsStillRejectedAfterTheRetries(t *testing.T) {
 	require.Contains(t, errs[0].Error(), "429 es_rejected_execution_exception")
 	require.Less(t, len(errs[0].Error()), 400, "the thread pool dump is cut")
 	require.Contains(t, errs[1].Error(), "403")
-	require.Equal(t, 2, len(rp.seen()), "the 403 is not retried now, the 429 once")
+	requests := len(rp.seen())
+	require.Equal(t, 2, requests, "the 403 is not retried now, the 429 once")
 }
 
 func TestBulkIsolatesTheDocumentThatSpoilsARequest(t *testing.T) {
@@ -257,7 +259,8 @@ func TestBulkStopsAtAnAuthenticationFailureWithoutLeakingCredentials(t *testing.
 			require.Contains(t, err.Error(), "--api-key")
 			testutil.RequireNoSecret(t, err.Error(), "s3cret-password", "apikey-secret", base64.StdEncoding.EncodeToString([]byte("apikey-id:apikey-secret")))
 		}
-		require.Equal(t, before+1, len(rp.seen()), "no further request once the cluster refused one")
+		after := len(rp.seen())
+		require.Equal(t, before+1, after, "no further request once the cluster refused one")
 	}
 }
 
@@ -266,7 +269,8 @@ func TestBulkRetriesAWholeRequest429ThenKeepsTheEvents(t *testing.T) {
 	rp := newReplay(t, func(request) (int, []byte) { return 429, fixture(t, "error-429-request.json") })
 	c := newClient(t, rp.URL, nil)
 	errs := c.Bulk(context.Background(), items(2))
-	require.Equal(t, 3, len(rp.seen()), "the first attempt and two retries")
+	requests := len(rp.seen())
+	require.Equal(t, 3, requests, "the first attempt and two retries")
 	for _, err := range errs {
 		require.False(t, spool.IsPermanent(err), "%v", err)
 		require.Contains(t, err.Error(), "circuit_breaking_exception")

@@ -58,7 +58,7 @@ next:
 			}
 		}
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.+", c) >= 0) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && strings.IndexByte("-_.+", c) < 0 {
 			return nil, fmt.Errorf("date pattern %q: %q is neither one of YYYY, MM, DD, HH, GGGG, WW nor allowed in an index name (a-z 0-9 - _ . +)", s, c)
 		}
 		lit.WriteByte(c)
@@ -110,7 +110,7 @@ func ValidateIndexName(s string) error {
 	case strings.ContainsAny(s[:1], "-_+"):
 		return fmt.Errorf("index name %q must not start with -, _ or +", s)
 	case strings.ContainsAny(s, "\\/*?\"<>| ,#:"):
-		return fmt.Errorf("index name %q must not contain \\ / * ? \" < > | space , # or :", s)
+		return fmt.Errorf("index name %q has a character Elasticsearch forbids (\\ / * ? \" < > | space comma # colon)", s)
 	case strings.ToLower(s) != s:
 		return fmt.Errorf("index name %q must be lowercase", s)
 	}

@@ -226,12 +226,12 @@ func TestRemoteWriteIsolatesTheEventTheServerRefuses(t *testing.T) {
 			return
 		}
 		for _, ts := range req.Timeseries {
-			switch {
-			case ts.Samples[0].Value == -1:
+			switch ts.Samples[0].Value {
+			case -1:
 				// What Prometheus answers, rolling the whole request back.
 				http.Error(w, "out of order sample", http.StatusBadRequest)
 				return
-			case ts.Samples[0].Value == -2:
+			case -2:
 				// What it answers with an out-of-order window (2.39+).
 				http.Error(w, "too old sample", http.StatusInternalServerError)
 				return

@@ -211,7 +211,7 @@ func handle(c config, ev *corev2.Event, env []string, name string, args ...strin
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(filepath.Join(c.bin, name), args...) //nolint:gosec // the benchmark's own binaries
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
 	cmd.Stdin = bytes.NewReader(raw)
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
@@ -419,7 +419,7 @@ func countLogs(base, tag string) (int, error) {
 		var row struct {
 			N string `json:"n"`
 		}
-		resp, err := http.Get(base + "/select/logsql/query?" + q.Encode()) //nolint:gosec,noctx // the benchmark's own server
+		resp, err := http.Get(base + "/select/logsql/query?" + q.Encode()) //nolint:noctx // the benchmark's own server
 		if err != nil {
 			return 0, err
 		}
@@ -449,7 +449,7 @@ func countSamples(base, tag string) (int, error) {
 	total := 0
 	for m := range 10 {
 		q := url.Values{"query": {fmt.Sprintf(`sum(count_over_time(vigil_bench_metric_%d{bench=%q}[1h]))`, m, tag)}, "time": {strconv.FormatInt(time.Now().Unix()+1, 10)}}
-		resp, err := http.Get(base + "/api/v1/query?" + q.Encode()) //nolint:gosec,noctx // the benchmark's own server
+		resp, err := http.Get(base + "/api/v1/query?" + q.Encode()) //nolint:noctx // the benchmark's own server
 		if err != nil {
 			return 0, err
 		}
