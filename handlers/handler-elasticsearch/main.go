@@ -6,14 +6,11 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/sensu/sensu-plugin-sdk/sensu"
 
@@ -126,7 +123,7 @@ func handle(ctx context.Context, c *config, env *plugin.Env) error {
 		MaxBytes: c.BulkMaxBytes, Concurrency: c.Concurrency, ItemRetries: 2, Log: env.Log}
 	send := func(ctx context.Context, batch [][]byte) []error {
 		if !c.SkipTemplate {
-			if err := ensureTemplate(ctx, es, target); err != nil {
+			if err := es.EnsureTemplate(ctx, target, filepath.Join(state.DefaultDir(), "handler-elasticsearch")); err != nil {
 				errs := make([]error, len(batch))
 				for i := range errs {
 					errs[i] = err
@@ -137,21 +134,4 @@ func handle(ctx context.Context, c *config, env *plugin.Env) error {
 		return es.Send(ctx, batch)
 	}
 	return c.Deliver(ctx, env, item, send)
-}
-
-// ensureTemplate installs the index template once per cluster, template
-// name and template version: a marker file in the state directory
-// remembers it (delete the marker to install it again).
-func ensureTemplate(ctx context.Context, es *elastic.Client, t elastic.Target) error {
-	u := *es.URL
-	u.User = nil
-	sum := sha256.Sum256([]byte(u.String() + "\x00" + t.TemplateName() + "\x00" + strconv.Itoa(elastic.TemplateVersion)))
-	marker := filepath.Join(state.DefaultDir(), "handler-elasticsearch", "template-"+hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(marker); err == nil {
-		return nil
-	}
-	if err := es.PutTemplate(ctx, t.TemplateName(), t.Template()); err != nil {
-		return err
-	}
-	return state.WriteFile(marker, []byte(t.TemplateName()+"\n"))
 }

@@ -373,3 +373,20 @@ func TestConcurrentRequestsDeliverEveryItemAndStopAtAFailure(t *testing.T) {
 	}
 	require.LessOrEqual(t, len(rp.seen())-before, 4, "no request started after the store failed, beyond those in flight")
 }
+
+func TestEnsureTemplateInstallsOncePerCluster(t *testing.T) {
+	t.Parallel()
+	rp := newReplay(t, func(request) (int, []byte) { return 200, fixture(t, "index-template-ok.json") })
+	markers := t.TempDir()
+	target := elastic.Target{Index: "vigil-events"}
+	c := newClient(t, rp.URL, nil)
+	require.NoError(t, c.EnsureTemplate(context.Background(), target, markers))
+	require.NoError(t, c.EnsureTemplate(context.Background(), target, markers))
+	puts := len(rp.seen())
+	require.Equal(t, 1, puts, "the marker spares the second request")
+	require.NoError(t, c.EnsureTemplate(context.Background(), elastic.Target{DataStream: "logs-vigil-default"}, markers))
+	other := newClient(t, rp.URL+"/other-cluster", nil)
+	require.NoError(t, other.EnsureTemplate(context.Background(), target, markers))
+	puts = len(rp.seen())
+	require.Equal(t, 3, puts, "another template, another cluster: installed")
+}

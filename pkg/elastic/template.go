@@ -1,7 +1,15 @@
 package elastic
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/vigil-sec/vigil/pkg/state"
 )
 
 // TemplateVersion changes whenever Template's output does, so that an
@@ -85,4 +93,22 @@ func (t Target) Template() []byte {
 	}
 	b, _ := json.Marshal(tmpl) // maps of strings and numbers always encode
 	return b
+}
+
+// EnsureTemplate installs the target's template once per cluster,
+// template name and TemplateVersion: a marker file in markerDir remembers
+// it, so that a handler run costs no request to the cluster's master
+// (delete the marker to install the template again).
+func (c *Client) EnsureTemplate(ctx context.Context, t Target, markerDir string) error {
+	u := *c.URL
+	u.User = nil
+	sum := sha256.Sum256([]byte(u.String() + "\x00" + t.TemplateName() + "\x00" + strconv.Itoa(TemplateVersion)))
+	marker := filepath.Join(markerDir, "template-"+hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	if err := c.PutTemplate(ctx, t.TemplateName(), t.Template()); err != nil {
+		return err
+	}
+	return state.WriteFile(marker, []byte(t.TemplateName()+"\n"))
 }
