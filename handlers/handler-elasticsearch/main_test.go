@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -243,4 +244,29 @@ func TestBadInputIsOneLine(t *testing.T) {
 		require.Equal(t, 1, strings.Count(resp.Output, "\n"), "one line: %q", resp.Output)
 		require.Contains(t, resp.Output, tc.want)
 	}
+}
+
+func TestTrustsAPEMBundleAndWarnsWithoutVerification(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	created := `{"took":1,"errors":false,"items":[{"create":{"_index":"vigil-events-2026.11.23","_id":"x","status":201}}]}`
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, created)
+	}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+
+	resp := h.Handle("handler-elasticsearch --skip-template --no-spool --ca-file "+testutil.Shell(ca)+" --url "+srv.URL, testutil.Event())
+	require.Equal(t, 0, resp.Status, resp.Output)
+	require.Empty(t, resp.Output)
+
+	resp = h.Handle("handler-elasticsearch --skip-template --no-spool --retries 0 --url "+srv.URL, testutil.Event())
+	require.Equal(t, 1, resp.Status, "an unknown CA fails: %s", resp.Output)
+	require.Contains(t, resp.Output, "certificate")
+
+	resp = h.Handle("handler-elasticsearch --skip-template --no-spool --insecure-skip-verify --url "+srv.URL, testutil.Event())
+	require.Equal(t, 0, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, "TLS certificate verification is disabled", "warned on every run")
 }
