@@ -3,6 +3,7 @@ module github.com/vigil-sec/vigil
 go 1.26
 
 require (
+	github.com/PagerDuty/go-pagerduty v1.8.0
 	github.com/golang/snappy v0.0.4
 	github.com/google/cel-go v0.22.1
 	github.com/google/uuid v1.6.0
@@ -32,6 +33,7 @@ require (
 	github.com/golang-jwt/jwt/v4 v4.2.0 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/google/go-cmp v0.6.0 // indirect
+	github.com/google/go-querystring v1.1.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/hashicorp/hcl v1.0.0 // indirect
 	github.com/inconshreveable/mousetrap v1.0.0 // indirect
@@ -44,9 +46,9 @@ require (
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/sensu/sensu-go/types v0.10.0 // indirect
 	github.com/sensu/sensu-licensing v0.1.2 // indirect
-	github.com/sirupsen/logrus v1.8.1 // indirect
+	github.com/sirupsen/logrus v1.9.3 // indirect
 	github.com/spf13/afero v1.1.2 // indirect
-	github.com/spf13/cast v1.3.0 // indirect
+	github.com/spf13/cast v1.6.0 // indirect
 	github.com/spf13/cobra v1.4.0 // indirect
 	github.com/spf13/jwalterweatherman v1.0.0 // indirect
 	github.com/spf13/viper v1.7.0 // indirect

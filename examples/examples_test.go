@@ -48,7 +48,7 @@ func TestSensuExamplesAreValidAndTheirCommandsParse(t *testing.T) {
 				// The servers' URLs make demo-services exports.
 				env = append(env, "VIGIL_VICTORIALOGS_URL=http://127.0.0.1:9428", "VIGIL_PROMETHEUS_URL=http://127.0.0.1:9090")
 				for _, s := range secrets {
-					env = append(env, s.Name+"=placeholder-secret-value-0123456789")
+					env = append(env, s.Name+"=placeholder-secret-0123456789abc")
 				}
 				return command{line, env}
 			}

@@ -65,6 +65,9 @@ type Names struct {
 	URLUsage string
 	// AllowTCP accepts tcp://HOST:PORT URLs besides http and https.
 	AllowTCP bool
+	// NoBasicAuth leaves out --username and --password (a store that
+	// takes only a token).
+	NoBasicAuth bool
 	// Token is the flag name of the token option ("api-key", "token"),
 	// TokenEnv its environment variable suffix, TokenUsage its help.
 	Token, TokenEnv, TokenUsage string
@@ -74,13 +77,18 @@ func (n Names) env(suffix string) string { return n.EnvPrefix + "_" + suffix }
 
 // Table returns the options, bound to o.
 func (o *Options) Table(n Names) []plugin.Option {
-	return []plugin.Option{
+	opts := []plugin.Option{
 		{Spec: &sensu.PluginConfigOption[string]{Argument: "url", Shorthand: "u", Env: n.env("URL"), Default: n.DefaultURL, Value: &o.URL,
 			Usage: n.URLUsage}, Kind: plugin.Endpoint, Required: n.DefaultURL == ""},
-		{Spec: &sensu.PluginConfigOption[string]{Argument: "username", Env: n.env("USERNAME"), Value: &o.Username,
-			Usage: "user name for basic authentication"}, Kind: plugin.Credential},
-		{Spec: &sensu.PluginConfigOption[secret.String]{Argument: "password", Env: n.env("PASSWORD"), Secret: true, Value: &o.Password,
-			Usage: "password for basic authentication (prefer the environment variable or --password-file)"}, Kind: plugin.Credential},
+	}
+	if !n.NoBasicAuth {
+		opts = append(opts,
+			plugin.Option{Spec: &sensu.PluginConfigOption[string]{Argument: "username", Env: n.env("USERNAME"), Value: &o.Username,
+				Usage: "user name for basic authentication"}, Kind: plugin.Credential},
+			plugin.Option{Spec: &sensu.PluginConfigOption[secret.String]{Argument: "password", Env: n.env("PASSWORD"), Secret: true, Value: &o.Password,
+				Usage: "password for basic authentication (prefer the environment variable or --password-file)"}, Kind: plugin.Credential})
+	}
+	return append(opts, []plugin.Option{
 		{Spec: &sensu.PluginConfigOption[secret.String]{Argument: n.Token, Env: n.env(n.TokenEnv), Secret: true, Value: &o.Token,
 			Usage: n.TokenUsage}, Kind: plugin.Credential},
 		{Spec: &sensu.PluginConfigOption[string]{Argument: "ca-file", Env: n.env("CA_FILE"), Value: &o.CAFile,
@@ -101,7 +109,7 @@ func (o *Options) Table(n Names) []plugin.Option {
 			Usage: "most events the spool keeps; beyond it new events fail the handler"}},
 		{Spec: &sensu.PluginConfigOption[int64]{Argument: "spool-max-bytes", Env: n.env("SPOOL_MAX_BYTES"), Default: spool.DefaultMaxBytes, Value: &o.SpoolMaxBytes,
 			Usage: "most bytes the spool keeps"}},
-	}
+	}...)
 }
 
 // Validate checks the shared options and fills the default spool

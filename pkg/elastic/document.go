@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -161,7 +160,7 @@ func vigilFields(ev *corev2.Event) fields {
 		st := ev.Check.Status
 		f.Check, f.Status, f.State = ev.Check.Name, &st, finding.Status(st).String()
 		f.Occurrences = ev.Check.Occurrences
-		f.Summary = summaryLine(ev.Check.Output)
+		f.Summary = finding.SummaryLine(ev.Check.Output)
 	}
 	if ev.Metrics != nil {
 		f.Metrics = len(ev.Metrics.Points)
@@ -209,21 +208,4 @@ func SeverityOfStatus(st uint32) finding.Severity {
 	default:
 		return finding.Medium
 	}
-}
-
-// summaryLine is the first line of a check's output without its
-// perfdata, or the summary of a JSON report.
-func summaryLine(out string) string {
-	out = strings.TrimSpace(out)
-	if strings.HasPrefix(out, "{") {
-		var doc struct {
-			Summary string `json:"summary"`
-		}
-		if json.Unmarshal([]byte(out), &doc) == nil {
-			return doc.Summary
-		}
-	}
-	line, _, _ := strings.Cut(out, "\n")
-	line, _, _ = strings.Cut(line, "|")
-	return strings.TrimSpace(line)
 }

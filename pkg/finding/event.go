@@ -3,6 +3,7 @@ package finding
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
 )
@@ -39,4 +40,21 @@ func FromEvent(ev *corev2.Event) (fs []Finding, total int, ok bool) {
 		}
 	}
 	return nil, 0, false
+}
+
+// SummaryLine is a check output's one-line summary: a JSON report's
+// summary, else the first line without its perfdata.
+func SummaryLine(output string) string {
+	out := strings.TrimSpace(output)
+	if strings.HasPrefix(out, "{") {
+		var doc struct {
+			Summary string `json:"summary"`
+		}
+		if json.Unmarshal([]byte(out), &doc) == nil && doc.Summary != "" {
+			return doc.Summary
+		}
+	}
+	line, _, _ := strings.Cut(out, "\n")
+	line, _, _ = strings.Cut(line, "|")
+	return strings.TrimSpace(line)
 }

@@ -41,3 +41,15 @@ func TestFromEvent(t *testing.T) {
 	_, _, ok = finding.FromEvent(nil)
 	require.False(t, ok)
 }
+
+func TestSummaryLine(t *testing.T) {
+	t.Parallel()
+	for out, want := range map[string]string{
+		"check-pii CRITICAL - 2 findings | findings=2;;;0\n[critical] pii.email …": "check-pii CRITICAL - 2 findings",
+		`{"plugin":"check-pii","summary":"2 findings: 2 high","findings":[]}`:      "2 findings: 2 high",
+		`{"not":"a report"}`: `{"not":"a report"}`,
+		"":                   "",
+	} {
+		require.Equal(t, want, finding.SummaryLine(out), out)
+	}
+}

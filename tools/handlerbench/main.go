@@ -17,7 +17,9 @@
 //     in process (which flatters it: the community handlers also start a
 //     process per event).
 //   - Single event: --single handler runs of one event each, empty spool,
-//     process start to exit; median and 90th percentile.
+//     process start to exit; median and 90th percentile. handler-pagerduty
+//     runs against the local Events API v2 server of internal/pdtest,
+//     started in process (PagerDuty is a SaaS).
 //
 // Events look like what Vigil's checks send: 100 entities, the five
 // checks, JSON reports with findings, ten metric points each, timestamps in
@@ -33,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -46,6 +49,7 @@ import (
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
 
 	"github.com/vigil-sec/vigil/internal/benchkit"
+	"github.com/vigil-sec/vigil/internal/pdtest"
 	"github.com/vigil-sec/vigil/pkg/elastic"
 	"github.com/vigil-sec/vigil/pkg/finding"
 	"github.com/vigil-sec/vigil/pkg/spool"
@@ -66,6 +70,7 @@ func main() {
 
 type config struct {
 	bin, vlogs, prom, influx, jsonOut string
+	pagerduty                         string // the local Events API v2 server
 	events, runs, single, baseline    int
 }
 
@@ -144,6 +149,9 @@ func run(args []string, stdout io.Writer) (int, error) {
 		}
 		rows = append(rows, row)
 	}
+	pd := httptest.NewServer(&pdtest.Server{})
+	defer pd.Close()
+	c.pagerduty = pd.URL
 	for _, h := range singleRuns(c, work, fmt.Sprintf("b%d-single", stamp)) {
 		l, err := latency(c, work, h)
 		if err != nil {
@@ -492,8 +500,16 @@ func singleRuns(c config, work, tag string) []singleRun {
 	return []singleRun{
 		{"handler-elasticsearch", tag + "-es", "handler-elasticsearch", []string{"--url", c.vlogs + "/insert/elasticsearch?_time_field=@timestamp&_msg_field=vigil.summary", "--skip-template", "--spool-dir", filepath.Join(work, tag+"-es")}},
 		{"handler-tsdb (prometheus)", tag + "-prom", "handler-tsdb", []string{"--url", c.prom + "/api/v1/write", "--spool-dir", filepath.Join(work, tag+"-prom")}},
+		{"handler-pagerduty (local Events API v2 server)", tag + "-pd", "handler-pagerduty", []string{"--url", c.pagerduty, "--routing-key-file", c.pagerdutyKey(work), "--spool-dir", filepath.Join(work, tag+"-pd")}},
 		{"handler-archive (reference)", tag + "-archive", "handler-archive", []string{"--dir", filepath.Join(work, tag+"-archive")}},
 	}
+}
+
+// pagerdutyKey writes a routing key to a file, as a secret mount would.
+func (c config) pagerdutyKey(work string) string {
+	path := filepath.Join(work, "pagerduty.key")
+	_ = os.WriteFile(path, []byte("benchkey0123456789abcdefghijklmn\n"), 0o600)
+	return path
 }
 
 func latency(c config, work string, h singleRun) (Latency, error) {
