@@ -144,15 +144,28 @@ func (s *Spool) openJournal() error {
 			return fmt.Errorf("read spool: %w", err)
 		}
 		n := int64(binary.LittleEndian.Uint32(h[:4]))
-		if off+recHeader+n > size {
+		if n == 0 || off+recHeader+n > size {
+			// No event is empty: a zero length is a tail of zeros the
+			// disk never filled, and one past the end is a record cut by a
+			// crash in Add, or a damaged length.
 			break
 		}
 		off, count, data = off+recHeader+n, count+1, data+n
 	}
 	if off < size {
-		// A record cut short by a crash in Add: its handler did not
-		// succeed, so Sensu logged the failure; drop the partial bytes.
+		// Whatever it is, it is kept in dead/ rather than dropped: a damaged
+		// length would otherwise take the records after it with it.
+		tail := make([]byte, size-off)
+		if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read spool: %w", err)
+		}
+		if err := s.Bury(tail, fmt.Errorf("%d bytes at the end of the spool are not a whole record (a crash while adding an event, or damage): kept here as they were, the records they hold (if any) framed as length, CRC-32C, data", len(tail))); err != nil {
+			return fmt.Errorf("repair spool: %w", err)
+		}
 		if err := f.Truncate(off); err != nil {
+			return fmt.Errorf("repair spool: %w", err)
+		}
+		if err := f.Sync(); err != nil {
 			return fmt.Errorf("repair spool: %w", err)
 		}
 	}
@@ -203,7 +216,7 @@ func (s *Spool) Pending() ([]Item, error) {
 		n := int(binary.LittleEndian.Uint32(body[off : off+4]))
 		sum := binary.LittleEndian.Uint32(body[off+4 : off+8])
 		data := body[off+recHeader : off+recHeader+n]
-		if crc32.Checksum(data, castagnoli) != sum {
+		if n == 0 || crc32.Checksum(data, castagnoli) != sum {
 			if err := s.Bury(body[off:], fmt.Errorf("spool record %d fails its checksum (disk corruption?): kept here with the records after it, as written", len(items)+1)); err != nil {
 				return nil, err
 			}
@@ -245,6 +258,9 @@ func (s *Spool) AddAll(events [][]byte) error {
 	var size int64
 	var buf bytes.Buffer
 	for _, e := range events {
+		if len(e) == 0 {
+			return errors.New("an empty event cannot be spooled")
+		}
 		size += int64(len(e))
 		buf.Write(record(e))
 	}
@@ -286,15 +302,16 @@ func (s *Spool) Keep(items []Item) error {
 // seq disambiguates dead names created in the same nanosecond.
 var seq atomic.Uint32
 
-// Bury moves an event that can never be delivered to dead/, with the
-// reason next to it.
+// Bury keeps an event that can never be delivered in dead/, with the
+// reason next to it. The reason is written first: a crash in between
+// leaves a reason without its event, which is still in the journal.
 func (s *Spool) Bury(data []byte, reason error) error {
 	name := fmt.Sprintf("%020d-%010d", time.Now().UnixNano(), seq.Add(1))
 	dead := filepath.Join(s.dir, "dead")
-	if err := state.WriteFile(filepath.Join(dead, name+".event"), data); err != nil {
+	if err := state.WriteFile(filepath.Join(dead, name+".reason"), []byte(reason.Error()+"\n")); err != nil {
 		return err
 	}
-	return state.WriteFile(filepath.Join(dead, name+".reason"), []byte(reason.Error()+"\n"))
+	return state.WriteFile(filepath.Join(dead, name+".event"), data)
 }
 
 // permanent marks a delivery error that retrying cannot fix.
@@ -367,24 +384,28 @@ func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send 
 	errs := send(ctx, batch)
 	var out Outcome
 	var hard []error
+	var buried []error
 	keep := make([]Item, 0, len(pending))
 	var keptBytes int64
-	bury := func(data []byte, e error, what string) {
-		out.Dead++
+	// bury keeps a rejected event in dead/; when it cannot, the event
+	// stays where it is (spooled) and the failure is the handler's.
+	bury := func(data []byte, e error) bool {
 		if out.Err == nil {
 			out.Err = e
 		}
 		if err := s.Bury(data, e); err != nil {
-			hard = append(hard, err)
+			hard = append(hard, fmt.Errorf("event rejected for good (%w) and not moved to dead/: %w", e, err))
+			return false
 		}
-		hard = append(hard, fmt.Errorf("%s rejected for good, kept in %s: %w", what, filepath.Join(dir, "dead"), e))
+		out.Dead++
+		buried = append(buried, e)
+		return true
 	}
 	for i, p := range pending {
 		switch e := errAt(errs, i); {
 		case e == nil:
 			out.Delivered++
-		case IsPermanent(e):
-			bury(p.Data, e, "spooled event")
+		case IsPermanent(e) && bury(p.Data, e):
 		default:
 			out.Spooled++
 			if out.Err == nil {
@@ -398,8 +419,7 @@ func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send 
 	switch e := errAt(errs, len(pending)); {
 	case e == nil:
 		out.Delivered++
-	case IsPermanent(e):
-		bury(event, e, "event")
+	case IsPermanent(e) && bury(event, e):
 	default:
 		if out.Err == nil {
 			out.Err = e
@@ -425,6 +445,13 @@ func Deliver(ctx context.Context, dir string, limits Limits, event []byte, send 
 			err = fmt.Errorf("event not delivered and not kept: %w", err)
 		}
 		hard = append(hard, err)
+	}
+	switch n := len(buried); {
+	case n == 1:
+		hard = append(hard, fmt.Errorf("event rejected for good, kept in %s: %w", filepath.Join(dir, "dead"), buried[0]))
+	case n > 1:
+		// One line, however many: the first reason, and where the rest are.
+		hard = append(hard, fmt.Errorf("%d events rejected for good, kept in %s with their reasons; the first: %w", n, filepath.Join(dir, "dead"), buried[0]))
 	}
 	return out, errors.Join(hard...)
 }

@@ -169,7 +169,7 @@ func TestAddWritesAPrivateJournal(t *testing.T) {
 	require.Equal(t, []spool.Item{{Data: event}}, items)
 }
 
-func TestACrashDuringAddLosesOnlyThatEvent(t *testing.T) {
+func TestACrashDuringAddKeepsThePartialRecordInDead(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	spoolEvents(t, dir, "kept", "also kept")
@@ -177,9 +177,10 @@ func TestACrashDuringAddLosesOnlyThatEvent(t *testing.T) {
 	whole, err := os.ReadFile(journal)
 	require.NoError(t, err)
 	// A record cut after its header and part of its data.
+	partial := []byte{40, 0, 0, 0, 1, 2, 3, 4, 'h', 'a', 'l'}
 	f, err := os.OpenFile(journal, os.O_WRONLY|os.O_APPEND, 0)
 	require.NoError(t, err)
-	_, err = f.Write([]byte{40, 0, 0, 0, 1, 2, 3, 4, 'h', 'a', 'l'})
+	_, err = f.Write(partial)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
@@ -190,10 +191,75 @@ func TestACrashDuringAddLosesOnlyThatEvent(t *testing.T) {
 	require.Equal(t, []string{"kept", "also kept"}, data(items))
 	after, err := os.ReadFile(journal)
 	require.NoError(t, err)
-	require.Equal(t, whole, after, "the partial record is cut off")
+	require.Equal(t, whole, after, "the partial record leaves the journal")
+	events, reasons := dead(t, dir)
+	require.Equal(t, []string{string(partial)}, events, "and is kept, not dropped")
+	require.Contains(t, reasons[0], "not a whole record")
 	require.NoError(t, s.Add([]byte("next")))
 	s.Close()
 	require.Equal(t, []string{"kept", "also kept", "next"}, pending(t, dir))
+}
+
+func TestADamagedLengthLosesNoRecordSilently(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spoolEvents(t, dir, "first", "second", "third")
+	journal := filepath.Join(dir, "spool.log")
+	b, err := os.ReadFile(journal)
+	require.NoError(t, err)
+	second := 8 + 8 + len("first") // magic, first record
+	b[second+3] = 0x7f             // the length's high byte
+	require.NoError(t, os.WriteFile(journal, b, 0o600))
+
+	require.Equal(t, []string{"first"}, pending(t, dir))
+	events, reasons := dead(t, dir)
+	require.Len(t, events, 1)
+	require.Contains(t, events[0], "second")
+	require.Contains(t, events[0], "third", "the records after the damage are kept with it")
+	require.Contains(t, reasons[0], "not a whole record")
+}
+
+func TestAZeroFilledTailIsNotReadAsEvents(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spoolEvents(t, dir, "real")
+	f, err := os.OpenFile(filepath.Join(dir, "spool.log"), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write(make([]byte, 64)) // the file grew, its data never reached the disk
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Equal(t, []string{"real"}, pending(t, dir))
+	events, _ := dead(t, dir)
+	require.Len(t, events, 1)
+
+	s := open(t, dir, spool.Limits{})
+	require.Error(t, s.Add(nil), "no event is empty")
+}
+
+func TestAnEventThatCannotBeBuriedStaysInTheSpool(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spoolEvents(t, dir, "poison")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dead"), []byte("a file where dead/ should be"), 0o600))
+	bad := errors.New("400 mapping conflict")
+	snd := &sender{reply: answer(spool.Permanent(bad), spool.Permanent(bad))}
+	out, err := spool.Deliver(t.Context(), dir, spool.Limits{}, []byte("poison too"), snd.send)
+	require.Error(t, err)
+	require.ErrorContains(t, err, "not moved to dead/")
+	require.NotContains(t, err.Error(), "kept in", "it is not in dead/: do not say so")
+	require.Equal(t, 0, out.Dead)
+	require.Equal(t, []string{"poison", "poison too"}, pending(t, dir), "nothing is lost")
+}
+
+func TestManyBuriedEventsMakeOneShortLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spoolEvents(t, dir, "a", "b", "c", "d")
+	bad := spool.Permanent(errors.New("400 invalid"))
+	snd := &sender{reply: answer(bad, bad, bad, bad, bad)}
+	_, err := spool.Deliver(t.Context(), dir, spool.Limits{}, []byte("e"), snd.send)
+	require.ErrorContains(t, err, "5 events rejected for good")
+	require.Equal(t, 1, strings.Count(err.Error(), "400 invalid"), "%v", err)
 }
 
 func TestACorruptRecordGoesToDeadWithWhatFollows(t *testing.T) {
