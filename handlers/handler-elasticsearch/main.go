@@ -123,7 +123,15 @@ func handle(ctx context.Context, c *config, env *plugin.Env) error {
 		MaxBytes: c.BulkMaxBytes, Concurrency: c.Concurrency, ItemRetries: 2, Log: env.Log}
 	send := func(ctx context.Context, batch [][]byte) []error {
 		if !c.SkipTemplate {
-			if err := es.EnsureTemplate(ctx, target, filepath.Join(state.DefaultDir(), "handler-elasticsearch")); err != nil {
+			err := es.EnsureTemplate(ctx, target, filepath.Join(state.DefaultDir(), "handler-elasticsearch"))
+			var refused *elastic.StatusError
+			switch {
+			case errors.As(err, &refused):
+				// The cluster answered (a user without the manage_index_templates
+				// privilege, a clashing template): the documents can still be
+				// indexed, with the cluster's own mappings. Tried again next run.
+				env.Log.Warn("index template not installed; documents get the cluster's dynamic mappings (fix it, or run with --skip-template)", "reason", err.Error())
+			case err != nil:
 				errs := make([]error, len(batch))
 				for i := range errs {
 					errs[i] = err

@@ -39,6 +39,8 @@ type cluster struct {
 	bulks     [][]map[string]any // the documents of each bulk request
 	refuse    atomic.Bool        // answer 401 to everything
 	item      func(doc map[string]any) json.RawMessage
+	// templateAnswer, when set, answers template requests (status, body).
+	templateAnswer func() (int, []byte)
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -63,6 +65,10 @@ func newCluster(t *testing.T) *cluster {
 		}
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 		switch {
+		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/_index_template/") && c.templateAnswer != nil:
+			status, body := c.templateAnswer()
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
 		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/_index_template/"):
 			c.mu.Lock()
 			c.templates = append(c.templates, strings.TrimPrefix(r.URL.Path, "/_index_template/"))
@@ -269,4 +275,19 @@ func TestTrustsAPEMBundleAndWarnsWithoutVerification(t *testing.T) {
 	resp = h.Handle("handler-elasticsearch --skip-template --no-spool --insecure-skip-verify --url "+srv.URL, testutil.Event())
 	require.Equal(t, 0, resp.Status, resp.Output)
 	require.Contains(t, resp.Output, "TLS certificate verification is disabled", "warned on every run")
+}
+
+func TestATemplateTheClusterRefusesDoesNotStopTheEvents(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	es := newCluster(t)
+	forbidden := es8(t, "error-403.json")
+	es.templateAnswer = func() (int, []byte) { return http.StatusForbidden, forbidden }
+	resp := h.Handle("handler-elasticsearch --url "+es.URL, testutil.Event(), "VIGIL_STATE_DIR="+t.TempDir())
+	require.Equal(t, 0, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, "index template not installed")
+	require.Contains(t, resp.Output, "HTTP 403")
+	require.Equal(t, 1, strings.Count(resp.Output, "\n"), "one warning line: %q", resp.Output)
+	_, bulks := es.seen()
+	require.Len(t, bulks, 1, "the event is indexed all the same")
 }

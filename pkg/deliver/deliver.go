@@ -20,6 +20,7 @@ package deliver
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -155,6 +156,14 @@ const AttemptTimeout = 10 * time.Second
 // Client builds the retrying HTTP client, warning when certificate
 // verification is off.
 func (o *Options) Client(env *plugin.Env) (*httpx.Client, error) {
+	// A server or proxy that echoes request headers would show these
+	// encoded forms: redact them too.
+	if o.Username != "" && o.Password.IsSet() {
+		env.Redact.Add(base64.StdEncoding.EncodeToString([]byte(o.Username + ":" + o.Password.Reveal())))
+	}
+	if o.Token.IsSet() {
+		env.Redact.Add(base64.StdEncoding.EncodeToString([]byte(o.Token.Reveal())))
+	}
 	if o.InsecureSkipVerify {
 		env.Log.Warn("TLS certificate verification is disabled (--insecure-skip-verify): anyone on the path can read and change what is sent")
 	}

@@ -3,6 +3,7 @@ package deliver
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"os"
@@ -120,4 +121,17 @@ func TestDeliverLeavesTimeToSpoolBeforeTheDeadline(t *testing.T) {
 	require.NoError(t, err)
 	defer sp.Close()
 	require.Equal(t, 1, sp.Len(), "the event is in the spool")
+}
+
+func TestTheClientRedactsEncodedCredentials(t *testing.T) {
+	t.Parallel()
+	o := valid()
+	o.Username, o.Password, o.Token = "vigil", "pw-0123456789", "id:key-0123456789"
+	var logs bytes.Buffer
+	e := env(&logs)
+	_, err := o.Client(e)
+	require.NoError(t, err)
+	for _, encoded := range []string{base64.StdEncoding.EncodeToString([]byte("vigil:pw-0123456789")), base64.StdEncoding.EncodeToString([]byte("id:key-0123456789"))} {
+		require.NotContains(t, e.Redact.Redact("echoed header: Basic "+encoded), encoded)
+	}
 }

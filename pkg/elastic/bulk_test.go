@@ -390,3 +390,25 @@ func TestEnsureTemplateInstallsOncePerCluster(t *testing.T) {
 	puts = len(rp.seen())
 	require.Equal(t, 3, puts, "another template, another cluster: installed")
 }
+
+func TestAHalfDeliveredBeforeTheOtherFailsStaysDelivered(t *testing.T) {
+	t.Parallel()
+	ok := fixtureItems(t, "bulk-ok.json")[0]
+	rp := newReplay(t, func(r request) (int, []byte) {
+		switch {
+		case len(r.Docs) == 4:
+			return http.StatusRequestEntityTooLarge, nil
+		case r.Docs[0] == `{"n":0}`:
+			return 200, bulkBody(ok, ok)
+		default:
+			return 401, fixture(t, "error-401.json")
+		}
+	})
+	errs := newClient(t, rp.URL, nil).Bulk(context.Background(), items(4))
+	require.NoError(t, errs[0], "delivered in the first half")
+	require.NoError(t, errs[1])
+	for _, err := range errs[2:] {
+		require.ErrorContains(t, err, "HTTP 401")
+		require.False(t, spool.IsPermanent(err))
+	}
+}

@@ -222,8 +222,17 @@ func (c *Client) requestError(what string, status int, body []byte) error {
 	if msg != "" {
 		msg = ": " + msg
 	}
-	return fmt.Errorf("%s: HTTP %d%s%s", what, status, c.HTTP.Redact(msg), hint)
+	return &StatusError{Status: status, msg: fmt.Sprintf("%s: HTTP %d%s%s", what, status, c.HTTP.Redact(msg), hint)}
 }
+
+// StatusError is a request the cluster answered with an error status (as
+// opposed to one it never answered).
+type StatusError struct {
+	Status int
+	msg    string
+}
+
+func (e *StatusError) Error() string { return e.msg }
 
 // PutTemplate installs (or replaces) the composable index template name.
 func (c *Client) PutTemplate(ctx context.Context, name string, body []byte) error {
@@ -257,6 +266,10 @@ var _ spool.SendFunc = (&Client{}).Send
 // are spool.Permanent).
 func (c *Client) Bulk(ctx context.Context, items []Item) []error {
 	errs := make([]error, len(items))
+	// decided marks the items the store answered for, so that a request
+	// failing as a whole after its first half was delivered does not mark
+	// that half as failed.
+	decided := make([]bool, len(items))
 	pending := make([]int, len(items))
 	for i := range pending {
 		pending[i] = i
@@ -266,7 +279,7 @@ func (c *Client) Bulk(ctx context.Context, items []Item) []error {
 		wait = 500 * time.Millisecond
 	}
 	for round := 0; ; round++ {
-		retry := c.round(ctx, items, pending, errs)
+		retry := c.round(ctx, items, pending, errs, decided)
 		if len(retry) == 0 || round >= c.ItemRetries {
 			return errs
 		}
@@ -277,7 +290,7 @@ func (c *Client) Bulk(ctx context.Context, items []Item) []error {
 		}
 		wait *= 2
 		for _, j := range retry {
-			errs[j] = nil
+			errs[j], decided[j] = nil, false
 		}
 		pending = retry
 	}
@@ -287,7 +300,7 @@ func (c *Client) Bulk(ctx context.Context, items []Item) []error {
 // returns those worth sending again now, in order. Once a request fails
 // as a whole (the store is not answering), the requests not yet started
 // are not sent: their items get that error.
-func (c *Client) round(ctx context.Context, items []Item, pending []int, errs []error) []int {
+func (c *Client) round(ctx context.Context, items []Item, pending []int, errs []error, decided []bool) []int {
 	var (
 		mu    sync.Mutex
 		fatal error
@@ -312,7 +325,7 @@ func (c *Client) round(ctx context.Context, items []Item, pending []int, errs []
 			defer wg.Done()
 			defer func() { <-sem }()
 			// Each request writes the errors of its own items only.
-			r, err := c.sendChunk(ctx, items, chunk, errs)
+			r, err := c.sendChunk(ctx, items, chunk, errs, decided)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -320,7 +333,7 @@ func (c *Client) round(ctx context.Context, items []Item, pending []int, errs []
 					fatal = err
 				}
 				for _, j := range chunk {
-					if errs[j] == nil {
+					if !decided[j] {
 						errs[j] = err
 					}
 				}
@@ -361,7 +374,7 @@ func (c *Client) chunks(items []Item, pending []int) [][]int {
 // sendChunk sends one bulk request, records each item's fate in errs and
 // returns the items worth retrying now. A non-nil error means the request
 // as a whole failed in a way that also dooms the requests after it.
-func (c *Client) sendChunk(ctx context.Context, items []Item, chunk []int, errs []error) ([]int, error) {
+func (c *Client) sendChunk(ctx context.Context, items []Item, chunk []int, errs []error, decided []bool) ([]int, error) {
 	size := 0
 	for _, i := range chunk {
 		size += len(items[i])
@@ -380,18 +393,19 @@ func (c *Client) sendChunk(ctx context.Context, items []Item, chunk []int, errs 
 	}
 	switch {
 	case status/100 == 2:
-		return c.readItems(chunk, resp, errs)
+		return c.readItems(chunk, resp, errs, decided)
 	case (status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge) && len(chunk) > 1:
 		// One document spoils the request: split until it is alone.
 		half := len(chunk) / 2
-		r1, err := c.sendChunk(ctx, items, chunk[:half], errs)
+		r1, err := c.sendChunk(ctx, items, chunk[:half], errs, decided)
 		if err != nil {
-			return nil, err
+			return r1, err
 		}
-		r2, err := c.sendChunk(ctx, items, chunk[half:], errs)
+		r2, err := c.sendChunk(ctx, items, chunk[half:], errs, decided)
 		return append(r1, r2...), err
 	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge:
 		errs[chunk[0]] = spool.Permanent(c.requestError("elasticsearch rejected the event", status, resp))
+		decided[chunk[0]] = true
 		return nil, nil
 	default:
 		return nil, c.requestError("bulk request", status, resp)
@@ -410,7 +424,7 @@ type bulkResult struct {
 	Error  *esError `json:"error"`
 }
 
-func (c *Client) readItems(chunk []int, resp []byte, errs []error) ([]int, error) {
+func (c *Client) readItems(chunk []int, resp []byte, errs []error, decided []bool) ([]int, error) {
 	var br bulkResponse
 	if err := json.Unmarshal(resp, &br); err != nil {
 		return nil, fmt.Errorf("bulk response is not JSON: %w", err)
@@ -424,6 +438,7 @@ func (c *Client) readItems(chunk []int, resp []byte, errs []error) ([]int, error
 		for _, v := range br.Items[k] {
 			r = v
 		}
+		decided[i] = true
 		switch {
 		case r.Status/100 == 2, r.Status == http.StatusConflict:
 			errs[i] = nil // created, or created by an earlier attempt

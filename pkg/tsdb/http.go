@@ -49,9 +49,12 @@ func (p *poster) send(ctx context.Context, batch [][]byte) []error {
 	for i := range idx {
 		idx[i] = i
 	}
-	if err := p.sendPart(ctx, batch, idx, errs); err != nil {
+	// decided marks the events the store answered for: a half written
+	// before the other half failed stays written.
+	decided := make([]bool, len(batch))
+	if err := p.sendPart(ctx, batch, idx, errs, decided); err != nil {
 		for i := range errs {
-			if errs[i] == nil {
+			if !decided[i] {
 				errs[i] = err
 			}
 		}
@@ -61,7 +64,7 @@ func (p *poster) send(ctx context.Context, batch [][]byte) []error {
 
 // sendPart sends the events idx; a returned error dooms the events not
 // yet decided (the store is not taking anything now).
-func (p *poster) sendPart(ctx context.Context, batch [][]byte, idx []int, errs []error) error {
+func (p *poster) sendPart(ctx context.Context, batch [][]byte, idx []int, errs []error, decided []bool) error {
 	var raw []byte
 	for _, i := range idx {
 		raw = append(raw, batch[i]...)
@@ -76,15 +79,19 @@ func (p *poster) sendPart(ctx context.Context, batch [][]byte, idx []int, errs [
 	case err != nil:
 		return err
 	case status/100 == 2:
+		for _, i := range idx {
+			decided[i] = true
+		}
 		return nil
 	case refused && len(idx) > 1:
 		half := len(idx) / 2
-		if err := p.sendPart(ctx, batch, idx[:half], errs); err != nil {
+		if err := p.sendPart(ctx, batch, idx[:half], errs, decided); err != nil {
 			return err
 		}
-		return p.sendPart(ctx, batch, idx[half:], errs)
+		return p.sendPart(ctx, batch, idx[half:], errs, decided)
 	case refused:
 		errs[idx[0]] = spool.Permanent(fmt.Errorf("%s rejected the points: HTTP %d: %s", p.name, status, msg))
+		decided[idx[0]] = true
 		return nil
 	default:
 		hint := ""

@@ -61,6 +61,9 @@ func NewInflux(client *httpx.Client, base string, t InfluxTarget, auth Auth) (*I
 		http: client, url: u.String(), auth: auth, scheme: "Token", name: "influxdb",
 		header: func(h http.Header) { h.Set("Content-Type", "text/plain; charset=utf-8") },
 		body:   func(raw []byte) []byte { return raw },
+		// InfluxDB 2.x answers 422 for points beyond the bucket's retention
+		// or of a conflicting type: a refusal of what the request holds.
+		refused: func(status int, _ string) bool { return status == http.StatusUnprocessableEntity },
 	}}, nil
 }
 

@@ -79,6 +79,9 @@ const (
 // Points returns the event's points.
 func Points(ev *corev2.Event, o Options) []Point {
 	at := units.Epoch(ev.Timestamp)
+	if ev.Timestamp == 0 && ev.Check != nil && ev.Check.Executed != 0 {
+		at = units.Epoch(ev.Check.Executed)
+	}
 	ident := map[string]string{}
 	if ev.Entity != nil {
 		ident[EntityLabel] = ev.Entity.Name

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -328,4 +329,60 @@ func TestGraphitePlaintext(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, spool.IsPermanent(err))
 	require.Contains(t, err.Error(), "graphite")
+}
+
+func TestAHalfWrittenBeforeTheOtherFailsStaysWritten(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		lines := strings.Count(string(body), "\n")
+		mu.Lock()
+		seen = append(seen, lines)
+		mu.Unlock()
+		switch {
+		case lines == 4:
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		case strings.HasPrefix(string(body), "m0"):
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			http.Error(w, `{"error":"authorization failed"}`, http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	hc, err := httpx.New(httpx.Config{RetryMax: -1})
+	require.NoError(t, err)
+	b, err := tsdb.NewInflux(hc, srv.URL, tsdb.InfluxTarget{API: "v1", Database: "vigil"}, tsdb.Auth{})
+	require.NoError(t, err)
+	batch := [][]byte{[]byte("m0 value=1 1\n"), []byte("m1 value=1 1\n"), []byte("m2 value=1 1\n"), []byte("m3 value=1 1\n")}
+	errs := b.Send(context.Background(), batch)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.ErrorContains(t, errs[2], "HTTP 401")
+	require.ErrorContains(t, errs[3], "HTTP 401")
+	require.False(t, spool.IsPermanent(errs[3]))
+}
+
+func TestInfluxDB2RefusingPointsDoesNotBlockTheRest(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "old") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = io.WriteString(w, `{"code":"unprocessable entity","message":"failure writing points to database: partial write: points beyond retention policy dropped=1"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	hc, err := httpx.New(httpx.Config{RetryMax: -1})
+	require.NoError(t, err)
+	b, err := tsdb.NewInflux(hc, srv.URL, tsdb.InfluxTarget{API: "v2", Org: "o", Bucket: "b"}, tsdb.Auth{})
+	require.NoError(t, err)
+	errs := b.Send(context.Background(), [][]byte{[]byte("old value=1 1\n"), []byte("new value=1 2\n")})
+	require.True(t, spool.IsPermanent(errs[0]), "%v", errs[0])
+	require.Contains(t, errs[0].Error(), "HTTP 422")
+	require.NoError(t, errs[1], "the next event is written")
 }
