@@ -70,12 +70,17 @@ func TestSensuExamplesAreValidAndTheirCommandsParse(t *testing.T) {
 			for _, cmd := range commands {
 				// Sensu token substitution ({{ .name }}) happens on the agent.
 				require.NotContains(t, cmd.line, "{{", "token substitution is not resolved here")
-				if !vigil[strings.Fields(cmd.line)[0]] {
-					continue // a third-party command (the demo's home-grown check) is not ours to validate
+				// Sensu runs a command with sh -c, so a mutator may be a
+				// pipeline (mutator-redact | mutator-enrich): each part is
+				// validated on its own.
+				for _, part := range strings.Split(cmd.line, " | ") {
+					if !vigil[strings.Fields(part)[0]] {
+						continue // a third-party command (the demo's home-grown check) is not ours to validate
+					}
+					resp := h.Exec(part+" --validate-only", "", cmd.env...)
+					require.Equal(t, 0, resp.Status, "%s: %s", part, resp.Output)
+					require.Empty(t, strings.TrimSpace(resp.Output))
 				}
-				resp := h.Exec(cmd.line+" --validate-only", "", cmd.env...)
-				require.Equal(t, 0, resp.Status, "%s: %s", cmd.line, resp.Output)
-				require.Empty(t, strings.TrimSpace(resp.Output))
 			}
 		})
 	}
