@@ -87,6 +87,10 @@ bench-fim: ## benchmark check-file-integrity against AIDE, Tripwire, Samhain and
 bench-pii: ## benchmark check-pii against cat, ripgrep and gitleaks, and mutator-redact (installs them)
 	@scripts/bench/pii.sh
 
+.PHONY: bench-enrich
+bench-enrich: ## benchmark mutator-enrich with a 10,000-entry inventory, with and without its cache
+	@scripts/bench/enrich.sh
+
 .PHONY: bench-handlers
 bench-handlers: ## benchmark handler-elasticsearch and handler-tsdb into real servers against one request per event (installs them)
 	@scripts/bench/handlers.sh
