@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-sec/vigil/pkg/httpx"
 	"github.com/vigil-sec/vigil/pkg/secret"
@@ -106,14 +108,23 @@ func postWebhook(ctx context.Context, client *httpx.Client, redact *secret.Redac
 }
 
 // readExcerpt reads the start of a response body for an error message.
+// The body is masked before it is cut, so that a secret the server echoes
+// across the cut is not left half visible.
 func readExcerpt(r io.Reader, redact *secret.Redactor) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 512))
+	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(r, 1<<20))
-	s := strings.Join(strings.Fields(string(b)), " ")
+	s := redact.Redact(strings.Join(strings.Fields(string(b)), " "))
 	if s == "" {
 		return "(empty body)"
 	}
-	return redact.Redact(s)
+	if len(s) > 512 {
+		cut := 512
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }
 
 // tailBuffer keeps the last max bytes written to it and counts them all.
@@ -142,10 +153,16 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 func runCommand(ctx context.Context, a *Action, stdin []byte, env []string, redact *secret.Redactor) (result, error) {
 	var res result
 	timeout := time.Duration(a.Timeout)
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
+	// Keep time back before the handler's deadline for the kill, the
+	// output (WaitDelay) and the audit record.
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - 3*time.Second; left < timeout {
+			timeout = max(left, 100*time.Millisecond)
+		}
 	}
-	out := &tailBuffer{max: a.MaxOutput}
+	// Keep a margin beyond the limit: the output is masked before it is
+	// cut to MaxOutput, so a secret across the cut is not half shown.
+	out := &tailBuffer{max: a.MaxOutput + 4096}
 	cmd := exec.Command(a.Command[0], a.Command[1:]...) //nolint:gosec // the operator's configured command, argv form
 	cmd.Env = env
 	cmd.Dir = a.Dir
@@ -176,9 +193,16 @@ func runCommand(ctx context.Context, a *Action, stdin []byte, env []string, reda
 		killed = "killed: " + context.Cause(ctx).Error()
 	}
 	out.mu.Lock()
-	res.output = redact.Redact(strings.ToValidUTF8(string(out.buf), "\uFFFD"))
+	masked := redact.Redact(strings.ToValidUTF8(string(out.buf), "\uFFFD"))
+	if over := len(masked) - a.MaxOutput; a.MaxOutput > 0 && over > 0 {
+		for over < len(masked) && !utf8.RuneStart(masked[over]) {
+			over++
+		}
+		masked = masked[over:]
+	}
+	res.output = masked
 	res.outBytes = out.total
-	res.truncated = out.total > int64(len(out.buf))
+	res.truncated = out.total > int64(len(res.output))
 	out.mu.Unlock()
 	code := -1
 	if cmd.ProcessState != nil {
@@ -188,6 +212,11 @@ func runCommand(ctx context.Context, a *Action, stdin []byte, env []string, reda
 	switch {
 	case killed != "":
 		return res, fmt.Errorf("command %s %s", a.Command[0], killed)
+	case code == 0 && errors.Is(err, exec.ErrWaitDelay):
+		// It succeeded and left a process behind holding its output (a
+		// service it restarted): that is its business, not a failure.
+		res.output += "\n[vigil: the command exited 0 and left a process holding its output]"
+		return res, nil
 	case err != nil && code > 0:
 		return res, fmt.Errorf("command %s exited with status %d", a.Command[0], code)
 	case err != nil:

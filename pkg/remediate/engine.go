@@ -203,7 +203,16 @@ func (e *Engine) admit(ctx context.Context, f Facts, rule *Rule, base Record) ([
 	}
 	now := e.Now()
 	entity := f.Namespace + "/" + f.Entity
+	// Prune with the longest window of every configured action, not only
+	// this rule's: a 1-hour action deciding must not erase the history of
+	// a 24-hour one.
 	longest := e.Breaker.Window
+	for _, a := range e.Config.Actions {
+		if a.RateLimit != nil {
+			longest = max(longest, time.Duration(a.RateLimit.Window))
+		}
+	}
+	longest = max(longest, time.Duration(e.Limit.Window))
 	var plan []planned
 	for _, name := range rule.Actions {
 		a := e.Config.Actions[name]

@@ -475,3 +475,63 @@ func untar(t *testing.T, path string) map[string][]byte {
 	require.Equal(t, "manifest.json", last, "the manifest is the last member")
 	return out
 }
+
+func TestAShortWindowDecidingKeepsALongWindowsHistory(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `
+actions:
+  nuke:
+    kind: command
+    command: [/bin/true]
+    rate_limit: {max: 1, window: 24h}
+  quick:
+    kind: command
+    command: [/bin/true]
+    rate_limit: {max: 5, window: 1h}
+rules:
+  - match: {occurrences: [">=5"]}
+    actions: [nuke]
+  - actions: [quick]
+`)
+	persistent := func() *corev2.Event {
+		ev := event("web-1", critical)
+		ev.Check.Occurrences = 5
+		return ev
+	}
+	require.Contains(t, f.handle(persistent()).Line, "nuke acted")
+	f.clock.add(2 * time.Hour)
+	require.Contains(t, f.handle(event("web-2", critical)).Line, "quick acted")
+	out := f.handle(persistent())
+	require.Contains(t, out.Line, "nuke rate-limited", "the 24-hour history survived the 1-hour action's decision")
+}
+
+func TestACommandThatLeavesAProcessBehindSucceeds(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `
+actions:
+  restart:
+    kind: command
+    command: [/bin/sh, -c, 'sleep 5 & echo restarted']
+rules:
+  - actions: [restart]
+`)
+	out := f.handle(event("web-1", critical))
+	require.False(t, out.Failed, out.Line)
+	require.Contains(t, f.audit()[0].Output, "restarted")
+}
+
+func TestASecretAcrossTheCutIsNotHalfShown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `
+actions:
+  echo:
+    kind: command
+    command: [/bin/sh, -c, 'echo "key=`+apiKey+`"; printf "%0100d" 0']
+    max_output: 110
+rules:
+  - actions: [echo]
+`)
+	f.handle(event("web-1", critical))
+	rec := f.audit()[0]
+	require.NotContains(t, rec.Output, apiKey[len(apiKey)-8:], "no tail of the key: %q", rec.Output)
+}
