@@ -150,6 +150,10 @@ func (c *config) keyFor(env *plugin.Env) func(team string) (secret.String, error
 			return c.Token, nil
 		}
 		env.Redact.Add(key)
+		if len(key) != 32 {
+			env.Log.Warn("the team's routing key is not 32 characters; paging with the default routing key", "team", team, "variable", name)
+			return c.Token, nil
+		}
 		return secret.String(key), nil
 	}
 }

@@ -73,7 +73,7 @@ func TestRoutesToATeamsKeyOnlyWhenTheCheckNamesAnAllowedTeam(t *testing.T) {
 	t.Parallel()
 	h := testutil.New(t)
 	pd, srv := pagerDuty(t)
-	cmd := "handler-pagerduty --no-spool --teams payments,platform --url " + srv.URL
+	cmd := "handler-pagerduty --no-spool --teams payments,platform,ops --url " + srv.URL
 	team := func(checkTeam, entityTeam string) *corev2.Event {
 		ev := event(2)
 		ev.Check.Labels = map[string]string{}
@@ -90,8 +90,9 @@ func TestRoutesToATeamsKeyOnlyWhenTheCheckNamesAnAllowedTeam(t *testing.T) {
 		team("intruders", ""), // not on the allow-list
 		team("", "payments"),  // an entity label: the host's own say
 		team("platform", ""),  // allowed, no key set
+		team("ops", ""),       // allowed, a key of the wrong length
 	} {
-		resp := h.Handle(cmd, ev, keyEnv()...)
+		resp := h.Handle(cmd, ev, append(keyEnv(), "PAGERDUTY_ROUTING_KEY_OPS=short-ops-key")...)
 		require.Equal(t, 0, resp.Status, resp.Output)
 		testutil.RequireNoSecret(t, resp.Output, defaultKey, paymentsKey)
 	}
@@ -99,7 +100,7 @@ func TestRoutesToATeamsKeyOnlyWhenTheCheckNamesAnAllowedTeam(t *testing.T) {
 	for _, e := range pd.Accepted() {
 		keys = append(keys, e.RoutingKey)
 	}
-	require.Equal(t, []string{paymentsKey, defaultKey, defaultKey, defaultKey}, keys)
+	require.Equal(t, []string{paymentsKey, defaultKey, defaultKey, defaultKey, defaultKey}, keys)
 }
 
 func TestWaitsWhenPagerDutyThrottles(t *testing.T) {
@@ -161,7 +162,7 @@ func pdError(status int, message string, errs ...string) *httptest.Server {
 	}))
 }
 
-func TestAnInvalidEventIsKeptInDeadButABadRoutingKeyIsRetried(t *testing.T) {
+func TestAnInvalidEventOrARefusedKeyGoesToDeadWithoutBlockingTheRest(t *testing.T) {
 	t.Parallel()
 	h := testutil.New(t)
 	invalid := pdError(400, "Event object is invalid", "'payload.summary' is missing or blank")
@@ -177,9 +178,9 @@ func TestAnInvalidEventIsKeptInDeadButABadRoutingKeyIsRetried(t *testing.T) {
 	t.Cleanup(badKey.Close)
 	spool = t.TempDir()
 	resp = h.Handle("handler-pagerduty --spool-dir "+testutil.Shell(spool)+" --url "+badKey.URL, event(2), keyEnv()...)
-	require.Equal(t, 0, resp.Status, resp.Output)
-	require.Contains(t, resp.Output, "routing key")
-	require.Equal(t, 1, testutil.Spooled(t, spool), "fixing the key delivers it")
+	require.Equal(t, 1, resp.Status, "a refused key fails loudly: %s", resp.Output)
+	require.Contains(t, resp.Output, "PagerDuty refused the default routing key")
+	require.Zero(t, testutil.Spooled(t, spool), "it does not hold the other pages back in the spool; it is in dead/ to replay")
 }
 
 func TestRoutingKeysNeverAppearOnAnyErrorPath(t *testing.T) {

@@ -38,6 +38,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"text/template"
@@ -124,7 +125,7 @@ var Funcs = template.FuncMap{
 	// default DEF VALUE: VALUE, or DEF when VALUE is empty (sprig's order,
 	// so that `.X | default "y"` reads naturally).
 	"default": func(def, v any) any {
-		if v == nil || v == "" || v == 0 || v == false {
+		if v == nil || reflect.ValueOf(v).IsZero() {
 			return def
 		}
 		return v

@@ -117,12 +117,14 @@ func TestTemplatesAndTheirFunctions(t *testing.T) {
 		c.Summary = `{{truncate 12 .Check.Output}}`
 		c.Group = `{{index .Check.Labels "nope" | default "none"}}`
 		c.Class = `{{toJSON .Check.Status}}`
+		c.Component = `{{.Check.Occurrences | default "first"}}`
 	})
 	it, err := b.Build(event(2, "ünïcödé output that is long"))
 	require.NoError(t, err)
 	require.Equal(t, "ünïcödé out…", it.Event.Payload.Summary)
 	require.Equal(t, "none", it.Event.Payload.Group)
 	require.Equal(t, "2", it.Event.Payload.Class)
+	require.Equal(t, "first", it.Event.Payload.Component, "a zero number of any type takes the default")
 
 	for _, bad := range []func(*alert.Config){
 		func(c *alert.Config) { c.Summary = `{{.Check.Name` },

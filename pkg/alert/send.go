@@ -44,9 +44,9 @@ func NewSender(endpoint string, httpc Doer, key func(team string) (secret.String
 // Send sends the batch in order, one event a request (the Events API has
 // no batch), and stops at the first event that fails in a way worth
 // retrying: PagerDuty must see a trigger before its resolve, so the rest
-// waits in the spool behind it. A 400 is final (the event is invalid and
-// never will be valid), except when PagerDuty names the routing key,
-// which the operator can fix.
+// waits in the spool behind it. A 400 is final: the event is invalid, or
+// its routing key refused (the event then goes to dead/, to be replayed
+// once the key is fixed, rather than block every other team's pages).
 func (s *Sender) Send(ctx context.Context, batch [][]byte) []error {
 	errs := make([]error, len(batch))
 	for i, raw := range batch {
@@ -84,7 +84,14 @@ func (s *Sender) sendOne(ctx context.Context, raw []byte) error {
 	msg := s.describe(apiErr.StatusCode)
 	switch {
 	case apiErr.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(msg), "routing"):
-		return fmt.Errorf("PagerDuty refused the routing key (check --routing-key or the team's key): %s", msg)
+		// Final for this event, which goes to dead/ (replay it from there
+		// once the key is fixed) and fails the handler loudly; held in the
+		// spool it would block every other team's pages behind it.
+		whose := "the default routing key"
+		if it.Team != "" {
+			whose = "the routing key of team " + it.Team
+		}
+		return spool.Permanent(fmt.Errorf("PagerDuty refused %s: %s", whose, msg))
 	case apiErr.StatusCode == http.StatusBadRequest:
 		return spool.Permanent(fmt.Errorf("PagerDuty refused the event: %s", msg))
 	default:
@@ -107,9 +114,11 @@ func (s *Sender) describe(status int) string {
 			msg += " (" + strings.Join(doc.Errors, "; ") + ")"
 		}
 	} else if t := strings.TrimSpace(string(body)); t != "" {
-		msg += ": " + Truncate(t, 200)
+		msg += ": " + t
 	}
-	return s.Redact(msg)
+	// Masked before it is cut: a key echoed across the cut must not show
+	// half of itself.
+	return Truncate(s.Redact(msg), 600)
 }
 
 // lastAnswer keeps the body of the last unsuccessful answer: go-pagerduty
