@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 
 	corev2 "github.com/sensu/sensu-go/api/core/v2"
@@ -122,7 +123,13 @@ func Apply(ev *corev2.Event, c Context, o Options) ([]string, error) {
 		put(chk.Labels, LabelEnvironment, e.Environment)
 		put(chk.Labels, LabelRegion, e.Region)
 		put(chk.Labels, LabelDataClass, e.DataClass)
-		put(chk.Labels, LabelPagerDutyTeam, e.PagerDutyTeam)
+		// Routing follows the entity's name (bound to the agent's
+		// certificate when agents authenticate with mTLS), never its
+		// labels, which the host writes itself: an entry chosen by a label
+		// selector gives context, not a PagerDuty team.
+		if len(e.MatchLabels) == 0 {
+			put(chk.Labels, LabelPagerDutyTeam, e.PagerDutyTeam)
+		}
 		put(chk.Annotations, AnnotationInventory, e.Name)
 		if e.RunbookBaseURL != "" {
 			base = e.RunbookBaseURL
@@ -139,7 +146,9 @@ func Apply(ev *corev2.Event, c Context, o Options) ([]string, error) {
 
 	if base != "" {
 		page := chk.Name
-		if worst != "" {
+		// A rule id comes from the check's output, which the host writes:
+		// only a dotted id is joined into the URL ("../../x" is not).
+		if worst != "" && ruleID.MatchString(worst) {
 			page = worst
 		}
 		u, err := url.JoinPath(base, page)
@@ -199,3 +208,7 @@ func nonNil(s []string) []string {
 	}
 	return slices.Clip(s)
 }
+
+// ruleID is what a rule id looks like (fim.modified, k8s.pod_exec,
+// custom.payroll-export).
+var ruleID = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)

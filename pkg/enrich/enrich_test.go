@@ -418,3 +418,21 @@ func flip(b []byte, i int) []byte {
 	c[i] ^= 0xff
 	return c
 }
+
+func TestAnEntryChosenByTheHostsLabelsGivesNoPagerDutyTeam(t *testing.T) {
+	t.Parallel()
+	ev := eventWith()
+	entry := &enrich.Entry{Name: "databases", MatchLabels: map[string]string{"tier": "db"}, Team: "dba", PagerDutyTeam: "dba"}
+	_, err := enrich.Apply(ev, enrich.Context{Entry: entry}, enrich.Options{})
+	require.NoError(t, err)
+	require.Equal(t, "dba", ev.Check.Labels[enrich.LabelTeam], "context, yes")
+	require.NotContains(t, ev.Check.Labels, enrich.LabelPagerDutyTeam, "routing, no: the host writes its own labels")
+}
+
+func TestARuleIDThatIsNotAnIDStaysOutOfTheRunbookURL(t *testing.T) {
+	t.Parallel()
+	ev := eventWith(finding.Finding{Rule: "../../../evil", Severity: finding.Critical})
+	_, err := enrich.Apply(ev, enrich.Context{}, enrich.Options{RunbookBaseURL: "https://rb.example.com/base/"})
+	require.NoError(t, err)
+	require.Equal(t, "https://rb.example.com/base/check-audit-log", ev.Check.Annotations[enrich.AnnotationRunbook])
+}
