@@ -3,8 +3,6 @@ package fim
 import (
 	"bufio"
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -12,6 +10,8 @@ import (
 	"hash"
 	"io"
 	"time"
+
+	"github.com/vigil-sec/vigil/pkg/sealed"
 )
 
 // The baseline format, version 1:
@@ -21,6 +21,11 @@ import (
 //	per entry: 'E', uvarint n, n bytes of record
 //	'T', uvarint entry count, then one byte (1 signed, 0 not) and 32 bytes:
 //	HMAC-SHA256 over every byte before that flag, or zeros
+//
+// The key handling, the signature framing and the verification errors
+// are pkg/sealed's, shared with check-host-drift; the record stream is
+// this package's own, because a whole-payload envelope would hold a
+// million entries in memory.
 //
 // A record: uvarint bytes shared with the previous path, uvarint suffix
 // length, suffix; type byte; uvarints mode, uid, gid; varint size, mtime
@@ -50,15 +55,16 @@ type BaselineHeader struct {
 	Signed bool `json:"signed"`
 }
 
-// Errors a baseline can fail with.
+// Errors a baseline can fail with: pkg/sealed's, so that every signed
+// baseline fails the same way.
 var (
 	// ErrTampered means the HMAC did not verify, or a key was given for a
 	// baseline that carries no signature: it must not be used.
-	ErrTampered = errors.New("baseline signature does not verify")
+	ErrTampered = sealed.ErrTampered
 	// ErrNeedKey means the baseline is signed and no key was given.
-	ErrNeedKey = errors.New("baseline is signed but no HMAC key was given")
+	ErrNeedKey = sealed.ErrNeedKey
 	// ErrCorrupt means the file is not a readable baseline.
-	ErrCorrupt = errors.New("baseline is damaged")
+	ErrCorrupt = sealed.ErrCorrupt
 )
 
 // BaselineWriter streams entries into a baseline.
@@ -75,10 +81,7 @@ type BaselineWriter struct {
 func NewBaselineWriter(w io.Writer, h BaselineHeader, key []byte) (*BaselineWriter, error) {
 	h.Version = baselineVersion
 	h.Signed = len(key) > 0
-	bw := &BaselineWriter{w: bufio.NewWriterSize(w, 256<<10)}
-	if h.Signed {
-		bw.mac = hmac.New(sha256.New, key)
-	}
+	bw := &BaselineWriter{w: bufio.NewWriterSize(w, 256<<10), mac: sealed.NewMAC(key)}
 	hdr, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
@@ -154,12 +157,7 @@ func (bw *BaselineWriter) Close() error {
 	if err := bw.write(binary.AppendUvarint([]byte{'T'}, bw.count)); err != nil {
 		return err
 	}
-	sig := make([]byte, 33)
-	if bw.mac != nil {
-		sig[0] = 1
-		copy(sig[1:], bw.mac.Sum(nil))
-	}
-	if _, err := bw.w.Write(sig); err != nil {
+	if _, err := bw.w.Write(sealed.AppendSignature(nil, bw.mac)); err != nil {
 		return err
 	}
 	return bw.w.Flush()
@@ -181,10 +179,7 @@ type BaselineReader struct {
 // OpenBaseline reads the header. With a key, the signature must verify;
 // without one, a signed baseline is refused (ErrNeedKey).
 func OpenBaseline(r io.Reader, key []byte) (*BaselineReader, error) {
-	br := &BaselineReader{r: bufio.NewReaderSize(r, 256<<10)}
-	if len(key) > 0 {
-		br.mac = hmac.New(sha256.New, key)
-	}
+	br := &BaselineReader{r: bufio.NewReaderSize(r, 256<<10), mac: sealed.NewMAC(key)}
 	magic := make([]byte, len(baselineMagic))
 	if _, err := io.ReadFull(br.r, magic); err != nil || string(magic) != baselineMagic {
 		return nil, fmt.Errorf("%w: not a check-file-integrity baseline", ErrCorrupt)
@@ -205,13 +200,8 @@ func OpenBaseline(r io.Reader, key []byte) (*BaselineReader, error) {
 	if br.Header.Version != baselineVersion {
 		return nil, fmt.Errorf("baseline format version %d; this build reads version %d (re-run --init)", br.Header.Version, baselineVersion)
 	}
-	if br.Header.Signed && len(key) == 0 {
-		return nil, ErrNeedKey
-	}
-	if !br.Header.Signed && len(key) > 0 {
-		// A key is expected to have signed it: an unsigned baseline here
-		// may be one an attacker rewrote without the key.
-		return nil, fmt.Errorf("%w: the baseline carries no signature although a key is configured", ErrTampered)
+	if err := sealed.CheckKey(br.Header.Signed, key); err != nil {
+		return nil, err
 	}
 	return br, nil
 }
@@ -289,14 +279,12 @@ func (br *BaselineReader) trailer() error {
 	if err != nil {
 		return fmt.Errorf("%w: truncated trailer", ErrCorrupt)
 	}
-	var sig [33]byte
+	var sig [sealed.SignatureSize]byte
 	if _, err := io.ReadFull(br.r, sig[:]); err != nil {
 		return fmt.Errorf("%w: truncated signature", ErrCorrupt)
 	}
-	if br.mac != nil {
-		if sig[0] != 1 || !hmac.Equal(sig[1:], br.mac.Sum(nil)) {
-			return ErrTampered
-		}
+	if err := sealed.VerifySignature(sig[:], br.mac); err != nil {
+		return err
 	}
 	if count != br.count {
 		return fmt.Errorf("%w: trailer counts %d entries, read %d", ErrCorrupt, count, br.count)

@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/fim"
 	"github.com/vigil-sec/vigil/pkg/finding"
 	"github.com/vigil-sec/vigil/pkg/plugin"
+	"github.com/vigil-sec/vigil/pkg/sealed"
 	"github.com/vigil-sec/vigil/pkg/secret"
 	"github.com/vigil-sec/vigil/pkg/state"
 	"github.com/vigil-sec/vigil/pkg/units"
@@ -175,19 +176,12 @@ func compare(ctx context.Context, c *Config, opts fim.Options, update bool) (plu
 	} else {
 		res, err = fim.Scan(ctx, opts)
 	}
-	switch {
-	case errors.Is(err, fim.ErrTampered):
-		// Not UNKNOWN: a forged baseline is an attack until proven
-		// otherwise.
-		return plugin.Result{
-			Summary: "baseline " + c.Baseline + " failed verification: " + err.Error(),
-			Findings: []finding.Finding{{Rule: fim.RuleTampered, Severity: finding.Critical, Object: c.Baseline,
-				Message: "the baseline's HMAC does not verify: it was modified, truncated or re-signed with another key; no comparison was made"}},
-		}, nil
-	case errors.Is(err, fim.ErrNeedKey):
-		return plugin.Result{}, fmt.Errorf("baseline %s is signed: give --hmac-key-file or VIGIL_FIM_HMAC_KEY to verify it", c.Baseline)
-	case err != nil:
-		return plugin.Result{}, fmt.Errorf("baseline %s: %w", c.Baseline, err)
+	// A forged baseline is CRITICAL, not UNKNOWN: an attack until proven
+	// otherwise. A missing key or a damaged file is UNKNOWN.
+	if tampered, summary, unknown := sealed.Outcome(err, c.Baseline, fim.RuleTampered, "--hmac-key-file or VIGIL_FIM_HMAC_KEY"); tampered != nil {
+		return plugin.Result{Summary: summary, Findings: []finding.Finding{*tampered}}, nil
+	} else if unknown != nil {
+		return plugin.Result{}, unknown
 	}
 	r := result(res)
 	r.Notes = append(notes(res, opts, c), r.Notes...)
