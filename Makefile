@@ -87,6 +87,14 @@ bench-fim: ## benchmark check-file-integrity against AIDE, Tripwire, Samhain and
 bench-pii: ## benchmark check-pii against cat, ripgrep and gitleaks, and mutator-redact (installs them)
 	@scripts/bench/pii.sh
 
+.PHONY: bench-drift
+bench-drift: ## benchmark check-config-drift on a generated 50 MB Puppet last_run_report.yaml
+	@scripts/bench/drift.sh
+
+.PHONY: bench-host
+bench-host: ## benchmark check-host-drift on this host (compare and --init runs)
+	@scripts/bench/host.sh
+
 .PHONY: bench-enrich
 bench-enrich: ## benchmark mutator-enrich with a 10,000-entry inventory, with and without its cache
 	@scripts/bench/enrich.sh
