@@ -458,22 +458,30 @@ func TestAFileChangingWhileHashedIsReported(t *testing.T) {
 	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte("x"), 32<<20), 0o644))
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	writing := make(chan struct{})
 	go func() {
 		defer close(done)
 		fh, err := os.OpenFile(big, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
+			close(writing)
 			return
 		}
 		defer func() { _ = fh.Close() }()
+		first := true
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 				_, _ = fh.Write([]byte("y"))
+				if first {
+					close(writing) // the scan starts once the file is growing
+					first = false
+				}
 			}
 		}
 	}()
+	<-writing
 	o := f.opts(ModeFull)
 	o.Record = &bytes.Buffer{}
 	res, err := Scan(context.Background(), o)
