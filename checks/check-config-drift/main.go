@@ -27,6 +27,9 @@ func check() plugin.Check[driftcheck.Config] {
 				Name:     "check-config-drift",
 				Short:    "Configuration drift as a signal: changes, failures, corrective changes and stale or disabled agents from Puppet, Chef, Ansible, Terraform and driftctl",
 				Keyspace: "vigil.io/check-config-drift",
+				// --timeout's default: a report on a hung NFS mount or a
+				// multi-gigabyte one must not hold the agent's check slot.
+				Timeout: 30,
 			},
 			Options:  options,
 			Validate: driftcheck.Validate,

@@ -108,6 +108,25 @@ func TestBadInputIsUnknownWithOneLine(t *testing.T) {
 	}
 }
 
+func TestJSONOutputCarriesNoFailedCommand(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	path, err := filepath.Abs("../../pkg/drift/testdata/chef/chef-run-report-command-failed.json")
+	require.NoError(t, err)
+	ev := h.RunCheck(&corev2.CheckConfig{ObjectMeta: corev2.ObjectMeta{Name: "drift"}, Timeout: 30,
+		Command: "check-config-drift --source chef --format json --path " + testutil.Shell(path)})
+	require.EqualValues(t, 2, ev.Check.Status, ev.Check.Output)
+	require.Contains(t, ev.Check.Output, "Expected process to exit with [0], but received '1'")
+	for _, bad := range []string{"S3cr3t", "Begin output", "mysql -uroot", "STDERR"} {
+		require.NotContains(t, ev.Check.Output, bad)
+	}
+}
+
+func TestTheTimeoutHasADefault(t *testing.T) {
+	t.Parallel()
+	require.EqualValues(t, 30, check().Timeout)
+}
+
 // TestTheReadmeListsEveryRule keeps the README's rule table equal to the
 // engine's (run with VIGIL_UPDATE=1 to rewrite it).
 func TestTheReadmeListsEveryRule(t *testing.T) {

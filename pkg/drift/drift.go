@@ -19,15 +19,24 @@
 // types for the format, pinned) and `plan -json` message stream, and
 // driftctl's JSON output. A file that cannot be read as its format is an
 // error that names the file, the line where that is known, and the
-// reason; a file that ends early is reported as truncated.
+// reason; a file that ends early is reported as truncated. Only regular
+// files are opened (a FIFO is refused, not waited on), and the formats
+// read whole are bounded (MaxWholeReport).
+//
+// Messages taken from a report (Result.RunError, Resource.Detail) are
+// reduced to their first line, cut before a command's output, bounded and
+// with credentials masked (message.go): a failed command's message holds
+// its command line, and findings are shipped and stored.
 package drift
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -76,7 +85,6 @@ const (
 	FormatTerraformStream = "terraform -json stream"
 	FormatDriftctl        = "driftctl json"
 	defaultMaxResources   = 1000
-	maxMessage            = 240
 )
 
 // Resource is one resource the run did something about (or failed to).
@@ -186,7 +194,8 @@ func (r *Result) keep(res Resource) {
 		r.Dropped++
 		return
 	}
-	res.Detail = clip(res.Detail)
+	res.ID = maskSecrets(res.ID)
+	res.Detail = shortMessage(res.Detail)
 	r.Resources = append(r.Resources, res)
 }
 
@@ -212,21 +221,57 @@ func errAt(file string, line int, format string, args ...any) error {
 	return &Error{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}
 }
 
+// MaxWholeReport bounds the reports read whole (every format but
+// Puppet's last_run_report.yaml, which is streamed): a larger file is an
+// error that says so.
+const MaxWholeReport = 256 << 20
+
+// openReport opens path for reading without blocking on a FIFO or a
+// device, and refuses anything but a regular file.
+func openReport(path string) (*os.File, os.FileInfo, error) {
+	// O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0) //nolint:gosec // the operator's report path
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	switch {
+	case st.IsDir():
+		_ = f.Close()
+		return nil, nil, errAt(path, 0, "is a directory, not a report")
+	case !st.Mode().IsRegular():
+		_ = f.Close()
+		return nil, nil, errAt(path, 0, "is not a regular file (%s), not a report", fileKind(st.Mode()))
+	}
+	return f, st, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
+}
+
 // ParseFile reads the report at path. src Auto tells the format from the
 // content.
 func ParseFile(src Source, path string, opt Options) (*Result, error) {
-	f, err := os.Open(path) //nolint:gosec // the operator's report path
+	f, st, err := openReport(path)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, errAt(path, 0, "is a directory, not a report")
-	}
 	head := make([]byte, 64<<10)
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]
@@ -243,10 +288,17 @@ func ParseFile(src Source, path string, opt Options) (*Result, error) {
 		r.Source = Puppet
 		err = parsePuppetReport(f, r)
 	default:
-		var data []byte
-		data, err = os.ReadFile(path) //nolint:gosec // as above
-		if err != nil {
-			return nil, err
+		if st.Size() > MaxWholeReport {
+			return nil, errAt(path, 0, "is %s, larger than the %s this check reads of a %s", mib(st.Size()), mib(MaxWholeReport), format)
+		}
+		// Read from the file opened (not the path again), and no more
+		// than the bound should it grow meanwhile.
+		data, rerr := io.ReadAll(io.LimitReader(f, MaxWholeReport+1))
+		if rerr != nil {
+			return nil, &Error{File: path, Reason: rerr.Error(), Err: rerr}
+		}
+		if len(data) > MaxWholeReport {
+			return nil, errAt(path, 0, "is larger than the %s this check reads of a %s", mib(MaxWholeReport), format)
 		}
 		err = parseBytes(format, data, r)
 	}
@@ -258,10 +310,21 @@ func ParseFile(src Source, path string, opt Options) (*Result, error) {
 		}
 		return nil, &Error{File: path, Reason: err.Error(), Err: err}
 	}
+	r.finish()
 	if r.Time.IsZero() {
 		r.Time, r.TimeFromFile = st.ModTime(), true
 	}
 	return r, nil
+}
+
+func mib(n int64) string {
+	return fmt.Sprintf("%d MiB", (n+(1<<20)-1)>>20)
+}
+
+// finish reduces what the report says about the run's failure to what
+// may be shown.
+func (r *Result) finish() {
+	r.RunError = shortMessage(r.RunError)
 }
 
 // Parse reads a report held in memory; name is used in errors.
@@ -288,6 +351,7 @@ func Parse(src Source, name string, data []byte, opt Options) (*Result, error) {
 		}
 		return nil, &Error{File: name, Reason: err.Error(), Err: err}
 	}
+	r.finish()
 	return r, nil
 }
 
@@ -319,17 +383,4 @@ func parseBytes(format string, data []byte, r *Result) error {
 		return parseDriftctl(data, r)
 	}
 	return fmt.Errorf("unknown format %q", format)
-}
-
-// clip shortens a message to one line of at most maxMessage bytes.
-func clip(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
 }

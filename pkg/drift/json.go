@@ -227,57 +227,66 @@ var recapStats = regexp.MustCompile(`(\w+)=(\d+)`)
 // terminal (and to a log when forced).
 var stripANSI = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
+// ansibleLogPrefix is what Ansible's log_path file puts before each line:
+// "2025-11-23 10:00:31,802 p=4242 u=deploy n=ansible | " (ansible-core
+// 2.17 and later add the level: "n=ansible INFO| ").
+var ansibleLogPrefix = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ p=\d+ u=\S* n=\S+(?: [A-Z]+)? ?\| ?`)
+
+type recapHost struct {
+	name                                      string
+	ok, changed, failed, unreachable, skipped int
+}
+
+// parseAnsibleRecap reads the PLAY RECAP of ansible-playbook's output, or
+// of its log_path file, which Ansible appends to on every run: only the
+// last PLAY RECAP counts.
 func parseAnsibleRecap(data []byte, r *Result) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	inRecap, hosts, n := false, 0, 0
+	var hosts []recapHost
+	n := 0
 	for sc.Scan() {
 		n++
 		line := stripANSI.ReplaceAllString(sc.Text(), "")
+		line = ansibleLogPrefix.ReplaceAllString(line, "")
 		if strings.HasPrefix(line, "PLAY RECAP") {
-			inRecap = true
+			hosts = hosts[:0] // a later run's recap replaces an earlier one's
 			continue
 		}
 		if !recapLine.MatchString(line) {
-			if inRecap && strings.TrimSpace(line) == "" && hosts > 0 {
-				inRecap = false
-			}
 			continue
 		}
 		host, stats, _ := strings.Cut(line, " : ")
-		host = strings.TrimSpace(host)
 		st := map[string]int{}
 		for _, m := range recapStats.FindAllStringSubmatch(stats, -1) {
 			v, _ := strconv.Atoi(m[2])
 			st[m[1]] = v
 		}
-		hosts++
-		ansibleHost(r, host, st["ok"], st["changed"], st["failed"], st["unreachable"], st["skipped"])
+		hosts = append(hosts, recapHost{strings.TrimSpace(host), st["ok"], st["changed"], st["failed"], st["unreachable"], st["skipped"]})
 	}
 	if err := sc.Err(); err != nil {
 		return &Error{Line: n + 1, Reason: err.Error()}
 	}
-	if hosts == 0 {
+	if len(hosts) == 0 {
 		return &Error{Reason: "no PLAY RECAP host lines (host : ok=N changed=N unreachable=N failed=N …)"}
+	}
+	for _, h := range hosts {
+		ansibleHost(r, h)
 	}
 	return nil
 }
 
-// ansibleHost adds one host's recap: tasks are the resources.
-func ansibleHost(r *Result, host string, ok, changed, failed, unreachable, skipped int) {
-	r.Total += ok + failed + unreachable + skipped
-	r.Changed += changed
-	r.Failed += failed
-	r.Skipped += skipped
-	if changed > 0 {
-		r.keep(Resource{ID: host, Changed: true, Detail: fmt.Sprintf("%d tasks changed", changed)})
-	}
-	if failed > 0 {
-		r.keep(Resource{ID: host, Failed: true, Detail: fmt.Sprintf("%d tasks failed", failed)})
-	}
-	if unreachable > 0 {
+// ansibleHost adds one host's recap: tasks are the resources. The recap
+// counts tasks without naming them, so none is listed: the counts are the
+// recap's, and the check reports them as unnamed.
+func ansibleHost(r *Result, h recapHost) {
+	r.Total += h.ok + h.failed + h.unreachable + h.skipped
+	r.Changed += h.changed
+	r.Failed += h.failed
+	r.Skipped += h.skipped
+	if h.unreachable > 0 {
 		r.RunFailed = true
-		msg := host + " unreachable"
+		msg := h.name + " unreachable"
 		if r.RunError != "" {
 			msg = r.RunError + "; " + msg
 		}
@@ -359,12 +368,12 @@ func parseAnsibleJSON(data []byte, r *Result) error {
 			r.Failed += failed
 			r.Skipped += st["skipped"]
 			if st["unreachable"] > 0 {
-				ansibleHost(r, host, 0, 0, 0, st["unreachable"], 0)
+				ansibleHost(r, recapHost{name: host, unreachable: st["unreachable"]})
 				r.Total -= st["unreachable"]
 			}
 			continue
 		}
-		ansibleHost(r, host, st["ok"], st["changed"], failed, st["unreachable"], st["skipped"])
+		ansibleHost(r, recapHost{host, st["ok"], st["changed"], failed, st["unreachable"], st["skipped"]})
 	}
 	return nil
 }

@@ -284,10 +284,20 @@ func parseRubyTime(s string) (time.Time, error) {
 // "…"}): whether it exists and its message. A lock that is not JSON
 // still disables the agent.
 func AgentDisabled(path string) (disabled bool, message string, err error) {
-	b, err := os.ReadFile(path) //nolint:gosec // Puppet's lock file
+	f, _, err := openReport(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, "", nil
 	}
+	var de *Error
+	if errors.As(err, &de) {
+		return false, "", fmt.Errorf("read %w", err)
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("read %s: %w", path, err)
+	}
+	defer func() { _ = f.Close() }()
+	// Puppet writes a line of JSON; a lock is never this large.
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
 		return false, "", fmt.Errorf("read %s: %w", path, err)
 	}
@@ -295,7 +305,7 @@ func AgentDisabled(path string) (disabled bool, message string, err error) {
 		Message string `json:"disabled_message"`
 	}
 	if json.Unmarshal(b, &lock) == nil {
-		message = clip(lock.Message)
+		message = shortMessage(lock.Message)
 	}
 	return true, message, nil
 }

@@ -99,17 +99,20 @@ func requireSameAsYAMLv3(t *testing.T, name string, data []byte) {
 func TestTheScannerReadsWhatYAMLv3Reads(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"ruby tags and sequences at the key's column": "--- !ruby/object:Puppet::Transaction::Report\nmetrics:\n  resources: !ruby/object:Puppet::Util::Metric\n    name: resources\n    values:\n    - - total\n      - Total\n      - 7\n    - - changed\n      - Changed\n      - 1\nlogs:\n- !ruby/object:Puppet::Util::Log\n  level: !ruby/sym notice\n  message: hello\n  tags:\n  - notice\nhost: web-01\n",
-		"quoted keys with colons":                     "resource_statuses:\n  \"Exec[echo: hi]\": !ruby/object:Puppet::Resource::Status\n    title: 'echo: hi'\n    changed: true\n  'File[/tmp/it''s]':\n    title: \"/tmp/it's\"\n",
-		"explicit long keys":                          "resource_statuses:\n  ? Exec[/usr/bin/a very long command that goes on and on past one hundred and twenty eight characters\n    of text so that libyaml writes it as an explicit key]\n  : !ruby/object:Puppet::Resource::Status\n    title: x\n    events: []\n  File[/b]:\n    title: /b\n",
-		"folded plain scalars":                        "a:\n  message: content changed '{sha256}aaaa' to\n    '{sha256}bbbb' because\n\n    of a blank line\n  next: 1\n",
-		"multi-line quoted scalars":                   "a: \"first line\\n  escaped \\\"quote\\\" and \\\n  joined \\u00e9\"\nb: 'single\n  folded\n\n  with a break'\nc: \"x\"\n",
-		"block scalars":                               "a: |\n  line 1\n    indented\n\n  line 3\nb: |-\n  stripped\nc: |+\n  kept\n\nd: >\n  folded\n  text\n\n  para\ne: |2-\n    leading spaces\n  x\nf:\n- |\n  in a sequence\n- >-\n  folded\n  item\ng: end\n",
-		"nulls and empties":                           "a:\nb: ~\nc: []\nd: {}\ne:\n  f:\n  g: x\nh: ''\n",
-		"anchors and aliases":                         "a: &1 shared\nb: *1\nc:\n- &x y\n- z\n",
-		"comments":                                    "# head\na: 1 # trailing\n# mid\nb:\n  # inside\n  c: 2\n",
-		"document end":                                "---\na: 1\n...\n",
-		"compact nested maps":                         "- a: 1\n  b:\n  - c: 2\n    d: 3\n- e\n",
+		"ruby tags and sequences at the key's column":  "--- !ruby/object:Puppet::Transaction::Report\nmetrics:\n  resources: !ruby/object:Puppet::Util::Metric\n    name: resources\n    values:\n    - - total\n      - Total\n      - 7\n    - - changed\n      - Changed\n      - 1\nlogs:\n- !ruby/object:Puppet::Util::Log\n  level: !ruby/sym notice\n  message: hello\n  tags:\n  - notice\nhost: web-01\n",
+		"quoted keys with colons":                      "resource_statuses:\n  \"Exec[echo: hi]\": !ruby/object:Puppet::Resource::Status\n    title: 'echo: hi'\n    changed: true\n  'File[/tmp/it''s]':\n    title: \"/tmp/it's\"\n",
+		"explicit long keys":                           "resource_statuses:\n  ? Exec[/usr/bin/a very long command that goes on and on past one hundred and twenty eight characters\n    of text so that libyaml writes it as an explicit key]\n  : !ruby/object:Puppet::Resource::Status\n    title: x\n    events: []\n  File[/b]:\n    title: /b\n",
+		"folded plain scalars":                         "a:\n  message: content changed '{sha256}aaaa' to\n    '{sha256}bbbb' because\n\n    of a blank line\n  next: 1\n",
+		"multi-line quoted scalars":                    "a: \"first line\\n  escaped \\\"quote\\\" and \\\n  joined \\u00e9\"\nb: 'single\n  folded\n\n  with a break'\nc: \"x\"\n",
+		"block scalars":                                "a: |\n  line 1\n    indented\n\n  line 3\nb: |-\n  stripped\nc: |+\n  kept\n\nd: >\n  folded\n  text\n\n  para\ne: |2-\n    leading spaces\n  x\nf:\n- |\n  in a sequence\n- >-\n  folded\n  item\ng: end\n",
+		"nulls and empties":                            "a:\nb: ~\nc: []\nd: {}\ne:\n  f:\n  g: x\nh: ''\n",
+		"anchors and aliases":                          "a: &1 shared\nb: *1\nc:\n- &x y\n- z\n",
+		"an anchor on a sequence entry":                "c:\n- &x y\n- z\nd: *x\n",
+		"a comment after the document start":           "--- # a comment\na: 1\nb:\n  c: 2\n",
+		"a tag and a comment after the document start": "--- !ruby/object:Puppet::Transaction::Report # c\nhost: web-01\n",
+		"comments":            "# head\na: 1 # trailing\n# mid\nb:\n  # inside\n  c: 2\n",
+		"document end":        "---\na: 1\n...\n",
+		"compact nested maps": "- a: 1\n  b:\n  - c: 2\n    d: 3\n- e\n",
 	}
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -183,4 +186,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("hangs on %q", data)
 		}
 	})
+}
+
+// The documented limit: an alias of a collection reads as an empty scalar.
+func TestAnAliasOfACollectionReadsAsEmpty(t *testing.T) {
+	t.Parallel()
+	tree, err := scanTree(t, []byte("a: &m\n  x: 1\nb: *m\n"))
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"a": map[string]any{"x": "1"}, "b": ""}, tree)
 }

@@ -224,3 +224,48 @@ func TestValidate(t *testing.T) {
 		require.Contains(t, err.Error(), tt.want)
 	}
 }
+
+// An Ansible recap counts tasks without naming them: the findings carry
+// the recap's counts, and nothing stands for a resource it does not list.
+func TestAnAnsibleRecapIsCountedAsTheRecapSaysIt(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string][]string{
+		"ansible/recap.txt": {
+			"drift.changed ansible 2: 2 resources changed (the report does not name them)",
+			"drift.failed ansible 1: 1 resource failed (the report does not name them)",
+			"drift.run_failed ansible 0: the run failed: db01 unreachable",
+		},
+		"ansible/ansible.log": {
+			"drift.changed ansible 1: 1 resource changed (the report does not name them)",
+			"drift.run_failed ansible 0: the run failed: db01 unreachable",
+		},
+	} {
+		res := run(t, config(t, func(c *Config) { c.Source, c.Path = "ansible", filepath.Join(fixtures, file) }), time.Now())
+		var got []string
+		for _, f := range res.Findings {
+			got = append(got, fmt.Sprintf("%s %s %d: %s", f.Rule, f.Object, f.Count, f.Message))
+		}
+		require.Equal(t, want, got, file)
+	}
+}
+
+// Nothing the check returns carries a failed command's line or output.
+func TestAChefCommandFailureLeavesItsCredentialsOut(t *testing.T) {
+	t.Parallel()
+	res := run(t, config(t, func(c *Config) {
+		c.Source, c.Path = "chef", filepath.Join(fixtures, "chef/chef-run-report-command-failed.json")
+	}), time.Now())
+	out := fmt.Sprintf("%+v", res)
+	for _, bad := range []string{"S3cr3t", "Begin output", "mysql -uroot", "STDERR"} {
+		require.NotContains(t, out, bad)
+	}
+	msgs := map[string]string{}
+	for _, f := range res.Findings {
+		msgs[f.Rule+" "+f.Object] = f.Message
+	}
+	require.Equal(t, map[string]string{
+		"drift.changed template[/etc/mysql/conf.d/app.cnf]": "changed by chef",
+		"drift.failed execute[create app db user]":          "failed to apply (Mixlib::ShellOut::ShellCommandFailed: execute[create app db user] (app::db line 18) had an error: Mixlib::ShellOut::ShellCommandFailed: Expected process to exit with [0], but received '1')",
+		"drift.run_failed db-01.example.com":                "the run failed: Mixlib::ShellOut::ShellCommandFailed: execute[create app db user] (app::db line 18) had an error: Mixlib::ShellOut::ShellCommandFailed: Expected process to exit with [0], but received '1'",
+	}, msgs)
+}
