@@ -28,6 +28,9 @@ func check() plugin.Check[hostcheck.Config] {
 				Name:     "check-host-drift",
 				Short:    "Record a signed baseline of a host's security-relevant state and report what drifted: ports, users, keys, jobs, packages, modules, sysctls, SUID, firewall",
 				Keyspace: "vigil.io/check-host-drift",
+				// --timeout's default: a check that hangs (a FIFO, a stuck
+				// /proc or NFS home) must end, and say so.
+				Timeout: 30,
 			},
 			Options:  options,
 			Validate: hostcheck.Validate,

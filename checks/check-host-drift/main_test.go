@@ -56,7 +56,7 @@ func TestInitCompareUpdateAsSensuRunsIt(t *testing.T) {
 
 	resp := h.Exec(cmd(root, baseline, "--init"), "", env...)
 	require.Equal(t, 0, resp.Status, resp.Output)
-	require.Contains(t, resp.Output, "check-host-drift OK - baseline recorded: 46 items in 11 facets, in "+baseline)
+	require.Contains(t, resp.Output, "check-host-drift OK - baseline recorded: 47 items in 11 facets, in "+baseline)
 	fi, err := os.Stat(baseline)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -70,7 +70,7 @@ func TestInitCompareUpdateAsSensuRunsIt(t *testing.T) {
 		OutputMetricFormat: corev2.NagiosOutputMetricFormat, EnvVars: env}
 	ev := h.RunCheck(check)
 	require.EqualValues(t, 0, ev.Check.Status, ev.Check.Output)
-	require.True(t, strings.HasPrefix(ev.Check.Output, "check-host-drift OK - no drift in 46 items across 11 facets |"), ev.Check.Output)
+	require.True(t, strings.HasPrefix(ev.Check.Output, "check-host-drift OK - no drift in 47 items across 11 facets |"), ev.Check.Output)
 
 	// The intruder's day.
 	pub, err := os.ReadFile("testdata/mallory.pub")
@@ -225,10 +225,20 @@ func TestTheBaselineIsProtected(t *testing.T) {
 		require.Equal(t, 1, strings.Count(resp.Output, "\n"), resp.Output)
 		require.Contains(t, resp.Output, "baseline is damaged")
 	})
-	t.Run("a file of another kind is UNKNOWN", func(t *testing.T) {
-		resp := h.Exec(cmd(root, forge(t, []byte(`{"kind":"check-file-integrity","version":1,"payload":{}}`))), "", withKey)
+	t.Run("a file of another kind is UNKNOWN without a key", func(t *testing.T) {
+		resp := h.Exec(cmd(root, forge(t, []byte(`{"kind":"check-file-integrity","version":1,"payload":{}}`))), "")
 		require.Equal(t, 3, resp.Status)
 		require.Contains(t, resp.Output, `baseline is damaged: it holds "check-file-integrity", not "check-host-drift"`)
+	})
+	t.Run("with a key, an unsigned file of another kind is CRITICAL", func(t *testing.T) {
+		resp := h.Exec(cmd(root, forge(t, []byte(`{"kind":"check-file-integrity","version":1,"payload":{}}`))), "", withKey)
+		require.Equal(t, 2, resp.Status, resp.Output)
+	})
+	t.Run("a signed baseline whose version was edited is CRITICAL, not re-run --init", func(t *testing.T) {
+		resp := h.Exec(cmd(root, forge(t, []byte(strings.Replace(string(b), `"version":1`, `"version":2`, 1)))), "", withKey)
+		require.Equal(t, 2, resp.Status, resp.Output)
+		require.Contains(t, resp.Output, "[critical] host.baseline_tampered")
+		require.NotContains(t, resp.Output, "--init")
 	})
 	t.Run("the key never shows", func(t *testing.T) {
 		resp := h.Exec(cmd(root, baseline, "--log-level debug --hmac-key "+key), "")
@@ -277,4 +287,61 @@ func TestATruncatedProcFileIsAWarningNotBlindness(t *testing.T) {
 	require.Contains(t, resp.Output, "; read in part: ports |")
 	require.Contains(t, resp.Output, "ports: /proc/net/tcp: 1 malformed lines skipped")
 	require.Contains(t, resp.Output, "[low] host.port_closed tcp 127.0.0.1:3306")
+}
+
+// A facet the baseline holds that cannot be read now is a finding, and
+// --update keeps what the baseline knew of it.
+func TestAFacetThatBecomesUnreadableIsAFindingAndKeptOnUpdate(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	root, baseline := host(t)
+	require.Equal(t, 0, h.Exec(cmd(root, baseline, "--init"), "").Status)
+	modules := mustRead(t, filepath.Join(root, "proc/modules"))
+	require.NoError(t, os.Remove(filepath.Join(root, "proc/modules")))
+
+	resp := h.Exec(cmd(root, baseline, "--severity", "modules=info"), "")
+	require.Equal(t, 1, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, "[medium] host.facet_unreadable modules: modules was read when the baseline was recorded (3 items) and cannot be read now: /proc/modules: does not exist")
+
+	resp = h.Exec(cmd(root, baseline, "--update"), "")
+	require.Equal(t, 0, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, "baseline updated: 0 changes accepted; 1 unreadable facets kept from the old baseline (modules)")
+	require.Contains(t, resp.Output, "modules: could not be read (/proc/modules: does not exist (a kernel without modules, or a container)): its baseline was kept")
+
+	write(t, root, "proc/modules", modules+"diamorphine 16384 0 - Live 0x0000000000000000 (OE)\n")
+	resp = h.Exec(cmd(root, baseline), "")
+	require.Equal(t, 2, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, "[high] host.module_loaded diamorphine")
+}
+
+// A baseline copied from another host is CRITICAL.
+func TestABaselineFromAnotherHostIsCritical(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	root, baseline := host(t)
+	write(t, root, "etc/hostname", "web-1\n")
+	require.Equal(t, 0, h.Exec(cmd(root, baseline, "--init"), "").Status)
+	require.Contains(t, mustRead(t, baseline), `"host":"web-1"`)
+	require.Equal(t, 0, h.Exec(cmd(root, baseline), "").Status)
+	write(t, root, "etc/hostname", "db-7\n")
+	resp := h.Exec(cmd(root, baseline), "")
+	require.Equal(t, 2, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, `[critical] host.baseline_tampered `+baseline+`: the baseline was recorded on host "web-1", this is host "db-7"`)
+}
+
+// A duplicate line in /etc/group or /etc/passwd is a finding; a
+// name-only allow-list entry hides neither it nor a uid becoming 0.
+func TestDuplicateLinesAndUIDZeroAreNotHidden(t *testing.T) {
+	t.Parallel()
+	h := testutil.New(t)
+	root, baseline := host(t)
+	allow := filepath.Join(t.TempDir(), "allow.yaml")
+	require.NoError(t, os.WriteFile(allow, []byte("users: [alice, sudo, daemon]\n"), 0o600))
+	require.Equal(t, 0, h.Exec(cmd(root, baseline, "--init"), "").Status)
+	write(t, root, "etc/group", mustRead(t, filepath.Join(root, "etc/group"))+"sudo:x:27:mallory\n")
+	write(t, root, "etc/passwd", strings.Replace(mustRead(t, filepath.Join(root, "etc/passwd")), "alice:x:1000:", "alice:x:0:", 1))
+	resp := h.Exec(cmd(root, baseline, "--allow-list", allow), "")
+	require.Equal(t, 2, resp.Status, resp.Output)
+	require.Contains(t, resp.Output, "[high] host.user_added group sudo #2: group sudo added: duplicate 2, gid 27, members mallory")
+	require.Contains(t, resp.Output, "[high] host.user_added user alice: user alice changed: uid 1000 → 0")
 }

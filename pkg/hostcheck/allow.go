@@ -122,13 +122,38 @@ func ParseAllowList(b []byte) (*AllowList, error) {
 	return a, nil
 }
 
+// guarded are the fields an entry must name to allow an item: a user
+// with uid 0 other than root is allowed only by an entry that names the
+// uid (an entry naming only the user does not hide it becoming root), a
+// second line of the same user or group (a duplicate, keyed "NAME #2")
+// only by an entry that names the key.
+func guarded(facet string, it *hoststate.Item) []string {
+	if facet != hoststate.Users {
+		return nil
+	}
+	var out []string
+	if it.Fields["uid"] == "0" && it.Key != "user root" {
+		out = append(out, "uid")
+	}
+	if it.Fields["duplicate"] != "" {
+		out = append(out, "key")
+	}
+	return out
+}
+
 // Allows reports whether the item is expected.
 func (a *AllowList) Allows(facet string, it *hoststate.Item) bool {
 	if a == nil || it == nil {
 		return false
 	}
+	needs := guarded(facet, it)
 	for _, e := range a.entries[facet] {
 		ok := true
+		for _, f := range needs {
+			if _, named := e.globs[f]; !named {
+				ok = false
+			}
+		}
 		for f, g := range e.globs {
 			var v string
 			switch f {

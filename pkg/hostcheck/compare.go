@@ -11,18 +11,23 @@ import (
 
 // diff is a comparison's outcome.
 type diff struct {
-	findings []finding.Finding
-	notes    []string
-	changes  map[string]int // per facet, allowed ones excluded
-	allowed  int
-	items    int
-	compared int
+	// unreadable are the facets the baseline holds that could not be
+	// read now: --update keeps their baseline.
+	unreadable []string
+	findings   []finding.Finding
+	notes      []string
+	changes    map[string]int // per facet, allowed ones excluded
+	allowed    int
+	items      int
+	compared   int
 }
 
 // compare compares the current snapshot with the baseline, facet by
 // facet. A facet missing from the baseline, or unavailable on either
 // side, is not compared (and says so): an unreadable facet is not every
-// item removed.
+// item removed. A facet the baseline holds that cannot be read now is a
+// host.facet_unreadable finding: a blind spot an intruder may have made
+// (a chmod of /etc/passwd, a bind mount over /proc/net).
 func compare(base, cur *hoststate.Snapshot, allow *AllowList, sev severities) diff {
 	d := diff{changes: map[string]int{}}
 	for _, name := range hoststate.Facets {
@@ -36,7 +41,19 @@ func compare(base, cur *hoststate.Snapshot, allow *AllowList, sev severities) di
 			d.notes = append(d.notes, name+": not in the baseline: run --update to start watching it")
 			continue
 		case cf.Unavailable != "":
-			continue // collectNotes says why
+			if bf.Unavailable == "" {
+				d.unreadable = append(d.unreadable, name)
+				f := finding.Finding{Rule: RuleUnreadable, Severity: sev.unreadable(), Object: name, Kind: "unreadable",
+					Message: fmt.Sprintf("%s was read when the baseline was recorded (%d items) and cannot be read now: %s; its changes go unseen",
+						name, len(bf.Items), cf.Unavailable),
+					Attrs: map[string]any{"facet": name}}
+				if cur.Root != "" {
+					f.Location = cur.Root
+				}
+				d.findings = append(d.findings, f)
+				d.changes[name]++
+			}
+			continue
 		case bf.Unavailable != "":
 			d.notes = append(d.notes, name+": was not readable when the baseline was recorded: run --update to start watching it")
 			continue

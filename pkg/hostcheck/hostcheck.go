@@ -93,7 +93,7 @@ func Validate(c *Config) error {
 		switch {
 		case hoststate.ValidFacet(k):
 			c.severities.byFacet[k] = s
-		case slices.ContainsFunc(Rules(), func(r Rule) bool { return r.ID == k && r.Facet != "" }):
+		case k == RuleUnreadable || slices.ContainsFunc(Rules(), func(r Rule) bool { return r.ID == k && r.Facet != "" }):
 			c.severities.byRule[k] = s
 		default:
 			return fmt.Errorf("--severity: %q is neither a facet (%s) nor a host.* rule id", k, strings.Join(hoststate.Facets, ", "))
@@ -130,7 +130,12 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 	} else if _, err := os.Lstat(c.Baseline); err == nil {
 		return plugin.Result{}, fmt.Errorf("baseline %s already exists: use --update to accept the current state, or remove it to start over", c.Baseline)
 	}
-	host, _ := os.Hostname()
+	// The host name is this machine's, or under --root the mounted
+	// host's /etc/hostname (read by Collect; none: not compared).
+	host := ""
+	if c.Root == "" || filepath.Clean(c.Root) == "/" {
+		host, _ = os.Hostname()
+	}
 	snap, err := hoststate.Collect(ctx, hoststate.Options{Root: c.Root, Facets: c.Facets, FirewallFile: c.FirewallFile, Host: host, Now: env.Now})
 	if err != nil {
 		return plugin.Result{}, err
@@ -161,6 +166,14 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 		r.Status = malformedStatus(snap, &r)
 		return r, nil
 	}
+	if base.Host != "" && snap.Host != "" && base.Host != snap.Host {
+		// A baseline copied from another host (an intruder's clean
+		// machine, or a template) would hide this one's state.
+		f := finding.Finding{Rule: RuleTampered, Severity: finding.Critical, Object: c.Baseline,
+			Message: fmt.Sprintf("the baseline was recorded on host %q, this is host %q: a baseline copied from another host; no comparison was made (if this host was renamed, remove the baseline and run --init)", base.Host, snap.Host)}
+		return plugin.Result{Summary: fmt.Sprintf("baseline %s was recorded on another host (%s)", c.Baseline, base.Host),
+			Findings: []finding.Finding{f}}, nil
+	}
 	d := compare(&base, snap, allow, c.severities)
 	r.Findings = d.findings
 	r.Notes = append(r.Notes, d.notes...)
@@ -179,15 +192,25 @@ func Run(ctx context.Context, c *Config, env *plugin.Env) (plugin.Result, error)
 			merged.Facets[k] = f
 		}
 		for k, f := range snap.Facets {
+			if slices.Contains(d.unreadable, k) {
+				// Not readable now: keep what the baseline knew rather
+				// than erase it.
+				r.Notes = append(r.Notes, fmt.Sprintf("%s: could not be read (%s): its baseline was kept", k, f.Unavailable))
+				continue
+			}
 			merged.Facets[k] = f
 		}
 		if err := sealed.Save(c.Baseline, baselineKind, baselineVersion, key, &merged); err != nil {
 			return plugin.Result{}, err
 		}
-		r.Summary = fmt.Sprintf("baseline updated: %d changes accepted", len(d.findings))
-		for i, f := range d.findings {
+		accepted := slices.DeleteFunc(slices.Clone(d.findings), func(f finding.Finding) bool { return f.Rule == RuleUnreadable })
+		r.Summary = fmt.Sprintf("baseline updated: %d changes accepted", len(accepted))
+		if n := len(d.unreadable); n > 0 {
+			r.Summary += fmt.Sprintf("; %d unreadable facets kept from the old baseline (%s)", n, strings.Join(d.unreadable, ", "))
+		}
+		for i, f := range accepted {
 			if i == maxAcceptedListed {
-				r.Notes = append(r.Notes, fmt.Sprintf("… and %d more accepted", len(d.findings)-i))
+				r.Notes = append(r.Notes, fmt.Sprintf("… and %d more accepted", len(accepted)-i))
 				break
 			}
 			r.Notes = append(r.Notes, "accepted: "+f.Line())

@@ -22,6 +22,7 @@ const (
 	RuleSUIDAdded       = "host.suid_added"
 	RuleFirewallChanged = "host.firewall_changed"
 	RuleTampered        = "host.baseline_tampered"
+	RuleUnreadable      = "host.facet_unreadable"
 )
 
 // Rule is one rule: its id, facet and default severity.
@@ -49,6 +50,7 @@ func Rules() []Rule {
 		{RuleSUIDAdded, hoststate.SUID, finding.High},
 		{RuleFirewallChanged, hoststate.Firewall, finding.High},
 		{RuleTampered, "", finding.Critical},
+		{RuleUnreadable, "", finding.Medium},
 	}
 }
 
@@ -99,6 +101,16 @@ var quieterRemovals = map[string]bool{hoststate.Units: true, hoststate.Modules: 
 // --severity FACET beats the default.
 type severities struct {
 	byRule, byFacet map[string]finding.Severity
+}
+
+// unreadable is the severity of host.facet_unreadable: --severity
+// host.facet_unreadable, else the default (never a facet's own
+// --severity: a facet rated info must still not go blind unseen).
+func (s severities) unreadable() finding.Severity {
+	if v, ok := s.byRule[RuleUnreadable]; ok {
+		return v
+	}
+	return finding.Medium
 }
 
 func (s severities) of(facet, rule, kind string) finding.Severity {

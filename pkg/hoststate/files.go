@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,7 @@ import (
 // dirFiles lists the regular files (or links to them) of a directory
 // under the root, sorted; a missing directory is no files.
 func (c *collector) dirFiles(dir string, keep func(name string) bool) ([]string, error) {
-	ents, err := os.ReadDir(c.path(dir))
+	ents, err := c.readDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -26,7 +25,7 @@ func (c *collector) dirFiles(dir string, keep func(name string) bool) ([]string,
 		if e.IsDir() || (keep != nil && !keep(e.Name())) {
 			continue
 		}
-		out = append(out, filepath.Join(dir, e.Name()))
+		out = append(out, path.Join(dir, e.Name()))
 	}
 	return out, nil
 }
@@ -75,17 +74,34 @@ func (c *collector) sudoers() *Facet {
 	files = append(files, more...)
 	read := 0
 	for _, p := range files {
-		b, err := readFile(c.path(p))
+		b, linked, err := c.readFileLinked(p, maxSmallFile)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				f.Notes = append(f.Notes, p+": "+why(err))
+				if errors.Is(err, errNotRegular) {
+					f.Malformed++
+				}
 			}
-			continue
+			if !linked {
+				continue
+			}
 		}
 		read++
 		ls := normaliseSudoers(b)
-		f.Items = append(f.Items, Item{Key: p, Name: p,
-			Fields: map[string]string{"sha256": digest(ls...), "lines": strconv.Itoa(len(ls))}, Lines: boundLines(ls)})
+		it := Item{Key: p, Name: p, Fields: map[string]string{"sha256": digest(ls...), "lines": strconv.Itoa(len(ls))}}
+		if linked {
+			// Reached through a symbolic link (to /etc/shadow, say): sudo
+			// reads it, so its digest counts, but its lines are never
+			// copied into the output or the baseline.
+			it.Fields["link"] = c.linkTarget(p)
+			if err != nil {
+				it.Fields["sha256"], it.Fields["lines"] = "unreadable", "0"
+			}
+			f.Notes = append(f.Notes, p+": reached through a symbolic link: its lines are not shown")
+		} else {
+			it.Lines = boundLines(ls)
+		}
+		f.Items = append(f.Items, it)
 	}
 	if read == 0 && len(f.Notes) == 0 {
 		f.Unavailable = "no /etc/sudoers (sudo is not installed)"
@@ -112,17 +128,20 @@ func (c *collector) cron() *Facet {
 	f := &Facet{}
 	files := []string{"/etc/crontab", "/etc/anacrontab"}
 	for _, d := range []string{"/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly", "/var/spool/cron/crontabs", "/var/spool/cron"} {
-		fs, err := c.dirFiles(d, func(n string) bool { return !strings.HasPrefix(n, ".") })
+		more, err := c.dirFiles(d, func(n string) bool { return !strings.HasPrefix(n, ".") })
 		if err != nil {
 			f.Notes = append(f.Notes, d+": "+why(err))
 		}
-		files = append(files, fs...)
+		files = append(files, more...)
 	}
 	for _, p := range files {
-		b, err := readFile(c.path(p))
+		b, err := c.readFile(p, maxSmallFile)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				f.Notes = append(f.Notes, p+": "+why(err))
+				if errors.Is(err, errNotRegular) {
+					f.Malformed++
+				}
 			}
 			continue
 		}
@@ -136,11 +155,11 @@ func (c *collector) cron() *Facet {
 			f.Notes = append(f.Notes, d+": "+why(err))
 		}
 		for _, p := range ds {
-			b, err := readFile(c.path(p))
+			b, err := c.readFile(p, maxSmallFile)
 			if err != nil {
-				continue // a dangling link: a masked timer
+				continue // a dangling link, or a link to /dev/null: a masked timer
 			}
-			name := filepath.Base(p)
+			name := path.Base(p)
 			if seen[name] {
 				continue // the first unit directory wins, as in systemd
 			}
@@ -160,8 +179,8 @@ var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/loca
 // makes).
 func (c *collector) units() *Facet {
 	f := &Facet{}
-	base := c.path("/etc/systemd/system")
-	ents, err := os.ReadDir(base)
+	const base = "/etc/systemd/system"
+	ents, err := c.readDir(base)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			f.Unavailable = "no /etc/systemd/system (not a systemd host)"
@@ -175,13 +194,13 @@ func (c *collector) units() *Facet {
 		if !e.IsDir() || !wants {
 			continue
 		}
-		links, err := os.ReadDir(filepath.Join(base, e.Name()))
+		links, err := c.readDir(path.Join(base, e.Name()))
 		if err != nil {
 			f.Notes = append(f.Notes, fmt.Sprintf("/etc/systemd/system/%s: %s", e.Name(), why(err)))
 			continue
 		}
 		for _, l := range links {
-			target, _ := os.Readlink(filepath.Join(base, e.Name(), l.Name()))
+			target, _ := c.readlink(path.Join(base, e.Name(), l.Name()))
 			it := Item{Key: e.Name() + "/" + l.Name(), Name: l.Name(), Fields: map[string]string{"unit": l.Name(), "target": target}}
 			if target == "" {
 				it.Fields["target"] = "(a file, not a link)"
@@ -191,4 +210,19 @@ func (c *collector) units() *Facet {
 	}
 	slices.SortFunc(f.Items, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
 	return f
+}
+
+// linkTarget is where the symbolic link on the way to p points: p's own
+// link, else the first of its directories that is one.
+func (c *collector) linkTarget(p string) string {
+	for q := path.Clean(p); q != "/" && q != "."; q = path.Dir(q) {
+		if fi, err := c.lstat(q); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			t, _ := c.readlink(q)
+			if q != p {
+				return q + " → " + t
+			}
+			return t
+		}
+	}
+	return "?"
 }

@@ -33,11 +33,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -130,29 +130,12 @@ type collector struct {
 	ctx  context.Context
 	opts Options
 	root string
+	// fs is the root, opened: every read goes through it (fsys.go).
+	fs *os.Root
 }
 
-// path is p (absolute, as on the host) under the root.
-func (c *collector) path(p string) string {
-	if c.root == "/" {
-		return p
-	}
-	return filepath.Join(c.root, p)
-}
-
-// display is a path under the root as the host knows it.
-func (c *collector) display(p string) string {
-	if c.root == "/" {
-		return p
-	}
-	if rel, err := filepath.Rel(c.root, p); err == nil && !strings.HasPrefix(rel, "..") {
-		return "/" + filepath.ToSlash(rel)
-	}
-	return p
-}
-
-// Collect reads the facets. It fails only for a cancelled context; what
-// cannot be read is in each facet.
+// Collect reads the facets. It fails only for a cancelled context or a
+// root that cannot be opened; what cannot be read is in each facet.
 func Collect(ctx context.Context, opts Options) (*Snapshot, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -172,9 +155,18 @@ func Collect(ctx context.Context, opts Options) (*Snapshot, error) {
 		root = "/"
 	}
 	c := &collector{ctx: ctx, opts: opts, root: filepath.Clean(root)}
+	fsys, err := os.OpenRoot(c.root)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", c.root, err)
+	}
+	defer func() { _ = fsys.Close() }()
+	c.fs = fsys
 	snap := &Snapshot{Created: opts.Now().UTC(), Host: opts.Host, Facets: map[string]*Facet{}}
 	if c.root != "/" {
 		snap.Root = c.root
+		if snap.Host == "" {
+			snap.Host = c.hostname()
+		}
 	}
 	funcs := map[string]func() *Facet{
 		Ports: c.ports, Users: c.users, Sudoers: c.sudoers, AuthorizedKeys: c.authorizedKeys, Cron: c.cron,
@@ -188,8 +180,7 @@ func Collect(ctx context.Context, opts Options) (*Snapshot, error) {
 			return nil, err
 		}
 		f := funcs[name]()
-		slices.SortFunc(f.Items, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
-		f.Items = slices.CompactFunc(f.Items, func(a, b Item) bool { return a.Key == b.Key })
+		f.Items = numberDuplicates(f.Items)
 		if f.Items == nil {
 			f.Items = []Item{}
 		}
@@ -202,21 +193,59 @@ func Collect(ctx context.Context, opts Options) (*Snapshot, error) {
 // megabytes; /proc files are small).
 const maxFile = 64 << 20
 
-// readFile reads a bounded file.
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path) //nolint:gosec // paths under the configured root
+// maxSmallFile bounds a file that is a few lines when honest
+// (authorized_keys, sudoers, crontabs, timer units, /etc/hostname).
+const maxSmallFile = 1 << 20
+
+// numberDuplicates sorts items by key, stably (items of the same key keep
+// the order they were read in), and keeps every item: the second and
+// later items of a key get " #2", " #3"… appended to their key and a
+// "duplicate" field, so that a second "sudo" line in /etc/group or a
+// second "daemon" line in /etc/passwd is an item of its own, compared
+// and reported, never silently dropped.
+func numberDuplicates(items []Item) []Item {
+	slices.SortStableFunc(items, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
+	dups := false
+	for i := 1; i < len(items); i++ {
+		if items[i].Key == items[i-1].Key {
+			dups = true
+			break
+		}
+	}
+	if !dups {
+		return items
+	}
+	seen := map[string]int{}
+	for i := range items {
+		k := items[i].Key
+		seen[k]++
+		if n := seen[k]; n > 1 {
+			items[i].Key = fmt.Sprintf("%s #%d", k, n)
+			fields := make(map[string]string, len(items[i].Fields)+1)
+			for fk, fv := range items[i].Fields {
+				fields[fk] = fv
+			}
+			fields["duplicate"] = strconv.Itoa(n)
+			items[i].Fields = fields
+		}
+	}
+	slices.SortStableFunc(items, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
+	return items
+}
+
+// hostname is the host name of the file system under the root, from its
+// /etc/hostname ("" when there is none).
+func (c *collector) hostname() string {
+	b, err := c.readFile("/etc/hostname", maxSmallFile)
 	if err != nil {
-		return nil, err
+		return ""
 	}
-	defer func() { _ = f.Close() }()
-	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
-	if err != nil {
-		return nil, err
+	for _, l := range lines(b) {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
 	}
-	if len(b) > maxFile {
-		return nil, fmt.Errorf("larger than %d MiB", maxFile>>20)
-	}
-	return b, nil
+	return ""
 }
 
 // lines splits content into lines without the newline.

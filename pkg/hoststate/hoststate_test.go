@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -97,7 +99,7 @@ func TestEveryFacetReadsTheFixtureHost(t *testing.T) {
 	require.Len(t, sc.Items, 9)
 
 	fw := s.Facets[Firewall]
-	require.Equal(t, []string{"chain inet filter forward", "chain inet filter input"}, keys(fw))
+	require.Equal(t, []string{"chain inet filter forward", "chain inet filter input", "table inet filter"}, keys(fw))
 	require.Equal(t, "3", item(t, fw, "chain inet filter input").Fields["rules"])
 }
 
@@ -169,7 +171,8 @@ func TestFirewallNormalisation(t *testing.T) {
 	require.Equal(t, "2", ipt[1].Fields["rules"])
 	require.Equal(t, "DROP", ipt[1].Fields["policy"])
 	nft := read("nft.txt")
-	require.Len(t, nft, 1)
+	require.Len(t, nft, 2)
+	require.Equal(t, "table inet filter", nft[1].Key)
 	require.Equal(t, "chain input in table inet filter", nft[0].Key)
 	require.Equal(t, "2", nft[0].Fields["rules"])
 	require.Equal(t, []string{"type filter hook input priority filter; policy drop;", "ct state established,related accept", "tcp dport 22 counter accept"}, nft[0].Lines)
@@ -190,5 +193,173 @@ func TestAuthorizedKeyLinesNeverKeepKeyMaterial(t *testing.T) {
 		_, err := parseAuthorizedKey(bad)
 		require.Error(t, err, bad)
 		require.NotContains(t, err.Error(), "AAAA")
+	}
+}
+
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(content), 0o600))
+	}
+}
+
+func TestDuplicateUsersAndGroupsAreKeptAndNumbered(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/bash\ndaemon:x:0:0::/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n+::::::\n",
+		"etc/group":  "root:x:0:\nsudo:x:27:alice\nsudo:x:27:mallory\n",
+	})
+	for i := 0; i < 5; i++ { // the order is the file's, on every run
+		u := collect(t, Options{Root: root, Facets: []string{Users}}).Facets[Users]
+		require.Equal(t, []string{"group root", "group sudo", "group sudo #2", "nis passwd +", "user daemon", "user daemon #2", "user root"}, keys(u))
+		require.Equal(t, "0", item(t, u, "user daemon").Fields["uid"], "the first line is what getpwnam returns")
+		require.Equal(t, "1", item(t, u, "user daemon #2").Fields["uid"])
+		require.Equal(t, "2", item(t, u, "user daemon #2").Fields["duplicate"])
+		require.Equal(t, "mallory", item(t, u, "group sudo #2").Fields["members"])
+		require.Zero(t, u.Malformed, "a NIS + line is not malformed")
+		require.Contains(t, u.Notes, "/etc/group: group sudo appears 2 times: each line is an item of its own")
+	}
+}
+
+func TestReusePortListenersAreOneItemWithEveryProcess(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	line := func(n, ino int) string {
+		return "   " + string(rune('0'+n)) + ": 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 " + string(rune('0'+ino)) + " 1 0000000000000000 100 0 0 10 0\n"
+	}
+	writeTree(t, root, map[string]string{
+		"proc/net/tcp": "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" + line(0, 7) + line(1, 8),
+		"proc/10/comm": "nginx\n", "proc/11/comm": "evil\n",
+	})
+	for pid, ino := range map[string]string{"10": "7", "11": "8"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, "proc", pid, "fd"), 0o755))
+		require.NoError(t, os.Symlink("socket:["+ino+"]", filepath.Join(root, "proc", pid, "fd", "3")))
+	}
+	f := collect(t, Options{Root: root, Facets: []string{Ports}}).Facets[Ports]
+	require.Equal(t, []string{"tcp 0.0.0.0:80"}, keys(f))
+	require.Equal(t, "evil,nginx", f.Items[0].Fields["process"])
+}
+
+// ln -s /etc/shadow ROOT/etc/sudoers.d/zz must neither read the shadow
+// file of the machine running the check nor copy any file's lines that
+// was reached through a link; a home of "/../../.." stays in the root.
+func TestLinksAndHomesStayInsideTheRoot(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	writeTree(t, outside, map[string]string{"secret": "OUTSIDE-SECRET ALL=(ALL) ALL\n", ".ssh/authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPmwfPaWDTdJahg6onTitQFWnvi1+H2K8twlPBX6PyZ7 outside\n"})
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"etc/sudoers":   "root ALL=(ALL) ALL\n",
+		"etc/shadow":    "root:INSIDE-SHADOW-HASH:19000::::::\n",
+		"etc/passwd":    "root:x:0:0:root:/root:/bin/bash\nesc:x:1:1::/../../../../../../../../" + strings.TrimPrefix(outside, "/") + ":/bin/sh\n",
+		"etc/crontab":   "",
+		"usr/bin/.keep": "", "etc/sudoers.d/README": "",
+	})
+	require.NoError(t, os.Symlink("/etc/shadow", filepath.Join(root, "etc/sudoers.d/zz")))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "etc/sudoers.d/abs")))
+	require.NoError(t, os.Symlink("../../../../../../../../../../"+strings.TrimPrefix(outside, "/")+"/secret", filepath.Join(root, "etc/sudoers.d/rel")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(root, "bin")))
+	s := collect(t, Options{Root: root, Facets: []string{Sudoers, AuthorizedKeys, SUID}})
+	sudo := s.Facets[Sudoers]
+	for _, it := range sudo.Items {
+		for _, l := range it.Lines {
+			require.NotContains(t, l, "SHADOW")
+			require.NotContains(t, l, "OUTSIDE")
+		}
+	}
+	zz := item(t, sudo, "/etc/sudoers.d/zz")
+	require.Empty(t, zz.Lines, "reached through a link: never copied")
+	require.Equal(t, "/etc/shadow", zz.Fields["link"])
+	require.Equal(t, "1", zz.Fields["lines"], "the root's own /etc/shadow, digested")
+	require.Equal(t, "unreadable", item(t, sudo, "/etc/sudoers.d/abs").Fields["sha256"], "an absolute link is read under the root, where it leads nowhere")
+	require.Equal(t, "unreadable", item(t, sudo, "/etc/sudoers.d/rel").Fields["sha256"], ".. stops at the root")
+	require.Equal(t, []string{"root ALL=(ALL) ALL"}, item(t, sudo, "/etc/sudoers").Lines)
+	require.Empty(t, s.Facets[AuthorizedKeys].Items, "the home is taken under the root")
+	require.Empty(t, s.Facets[SUID].Items)
+}
+
+// A FIFO (or a device) where a file is expected is noted, not read: it
+// would block the check forever.
+func TestAFIFOIsNotReadAndDoesNotHang(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"etc/passwd": "alice:x:1000:1000::/home/alice:/bin/bash\n", "etc/sudoers": "root ALL=(ALL) ALL\n"})
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "home/alice/.ssh"), 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(root, "home/alice/.ssh/authorized_keys"), 0o600))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(root, "etc/crontab"), 0o600))
+	done := make(chan *Snapshot)
+	go func() {
+		s, _ := Collect(context.Background(), Options{Root: root, Facets: []string{AuthorizedKeys, Cron}})
+		done <- s
+	}()
+	select {
+	case s := <-done:
+		require.Equal(t, []string{"/home/alice/.ssh/authorized_keys: not a regular file (a named pipe): not read"}, s.Facets[AuthorizedKeys].Notes)
+		require.Equal(t, 1, s.Facets[AuthorizedKeys].Malformed)
+		require.Contains(t, s.Facets[Cron].Notes, "/etc/crontab: not a regular file (a named pipe): not read")
+	case <-time.After(10 * time.Second):
+		t.Fatal("a FIFO hangs the collection")
+	}
+}
+
+func TestHostNameUnderTheRoot(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	require.Empty(t, collect(t, Options{Root: root, Facets: []string{Modules}}).Host)
+	writeTree(t, root, map[string]string{"etc/hostname": "# set by cloud-init\nweb-1\n"})
+	require.Equal(t, "web-1", collect(t, Options{Root: root, Facets: []string{Modules}}).Host)
+}
+
+func TestFirewallTableFlagsExpiringElementsAndIPv6(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"a.json":     `{"nftables":[{"table":{"family":"inet","name":"f","handle":1}},{"set":{"family":"inet","name":"ban","table":"f","type":"ipv4_addr","handle":3,"flags":["timeout"],"elem":[{"elem":{"val":"203.0.113.7","timeout":600,"expires":598}}]}}]}`,
+		"b.json":     `{"nftables":[{"table":{"family":"inet","name":"f","handle":1}},{"set":{"family":"inet","name":"ban","table":"f","type":"ipv4_addr","handle":3,"flags":["timeout"],"elem":[{"elem":{"val":"203.0.113.7","timeout":600,"expires":12}}]}}]}`,
+		"c.json":     `{"nftables":[{"table":{"family":"inet","name":"f","handle":1,"flags":["dormant"]}},{"set":{"family":"inet","name":"ban","table":"f","type":"ipv4_addr","handle":3,"flags":["timeout"],"elem":[{"elem":{"val":"203.0.113.7","timeout":600,"expires":12}}]}}]}`,
+		"a.txt":      "table inet f {\n\tset ban {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\telements = { 203.0.113.7 timeout 10m expires 9m58s }\n\t}\n}\n",
+		"b.txt":      "table inet f {\n\tset ban {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\telements = { 203.0.113.7 timeout 10m expires 1m2s500ms }\n\t}\n}\n",
+		"c.txt":      "table inet f {\n\tflags dormant\n\tset ban {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\telements = { 203.0.113.7 timeout 10m expires 1m2s }\n\t}\n}\n",
+		"both.rules": "# Generated by iptables-save v1.8.9\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n# Generated by ip6tables-save v1.8.9\n*filter\n:INPUT DROP [0:0]\nCOMMIT\n",
+	})
+	fw := func(file string) *Facet {
+		f := collect(t, Options{Root: root, Facets: []string{Firewall}, FirewallFile: "/" + file}).Facets[Firewall]
+		require.Empty(t, f.Unavailable, file)
+		return f
+	}
+	for _, ext := range []string{"json", "txt"} {
+		require.Equal(t, fw("a."+ext).Items, fw("b."+ext).Items, "%s: an element's expiry counting down is not change", ext)
+		c := fw("c." + ext)
+		require.NotEqual(t, fw("b."+ext).Items, c.Items, "%s: a dormant table is change", ext)
+		require.Equal(t, "dormant", item(t, c, "table inet f").Fields["flags"], ext)
+	}
+	both := fw("both.rules")
+	require.Equal(t, []string{"chain filter INPUT", "chain ip6 filter INPUT"}, keys(both))
+	require.Equal(t, "DROP", item(t, both, "chain ip6 filter INPUT").Fields["policy"])
+}
+
+// On this host (root /), without nft, both iptables-save and
+// ip6tables-save run.
+func TestIp6tablesSaveRunsToo(t *testing.T) {
+	bin := t.TempDir()
+	script := func(name, out string) {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\nprintf '"+out+"'\n"), 0o700))
+	}
+	script("iptables-save", `*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n`)
+	script("ip6tables-save", `*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 4444 -j ACCEPT\nCOMMIT\n`)
+	t.Setenv("PATH", bin)
+	f := collect(t, Options{Facets: []string{Firewall}}).Facets[Firewall]
+	require.Empty(t, f.Unavailable)
+	require.Equal(t, []string{"chain filter INPUT", "chain ip6 filter INPUT"}, keys(f))
+	require.Equal(t, "1", item(t, f, "chain ip6 filter INPUT").Fields["rules"])
+}
+
+func TestCertificateKeyTypes(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{"ecdsa-sha2-nistp384-cert-v01@openssh.com", "sk-ssh-ed25519-cert-v01@openssh.com", "ssh-dss-cert-v01@openssh.com"} {
+		_, ok := keyTypes[typ]
+		require.True(t, ok, typ)
 	}
 }

@@ -2,10 +2,12 @@ package hoststate
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -27,11 +29,11 @@ func (c *collector) ports() *Facet {
 	var socks []socket
 	read := 0
 	for _, file := range []struct{ name, proto string }{{"tcp", "tcp"}, {"tcp6", "tcp"}, {"udp", "udp"}, {"udp6", "udp"}} {
-		p := c.path("/proc/net/" + file.name)
-		b, err := readFile(p)
+		p := "/proc/net/" + file.name
+		b, err := c.readFile(p, 0)
 		if err != nil {
-			if !os.IsNotExist(err) {
-				f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", c.display(p), why(err)))
+			if !errors.Is(err, fs.ErrNotExist) {
+				f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", p, why(err)))
 			}
 			continue
 		}
@@ -40,7 +42,7 @@ func (c *collector) ports() *Facet {
 		socks = append(socks, s...)
 		if bad > 0 {
 			f.Malformed += bad
-			f.Notes = append(f.Notes, fmt.Sprintf("%s: %d malformed lines skipped", c.display(p), bad))
+			f.Notes = append(f.Notes, fmt.Sprintf("%s: %d malformed lines skipped", p, bad))
 		}
 	}
 	if read == 0 {
@@ -51,17 +53,36 @@ func (c *collector) ports() *Facet {
 	if !complete && len(socks) > 0 {
 		f.Notes = append(f.Notes, "the owning process of some sockets is unknown (other users' /proc/PID/fd is not readable without root)")
 	}
+	// Sockets bound to the same address and port (SO_REUSEPORT, or one
+	// per worker) are one item whose process field lists every known
+	// owner, sorted: the same on every run, whatever order /proc lists
+	// them in, and a new process joining the port is a change.
+	byKey := map[string]int{}
+	procs := map[string][]string{}
 	for _, s := range socks {
-		it := Item{
-			Key:    fmt.Sprintf("%s %s", s.proto, netip.AddrPortFrom(s.addr, s.port)),
-			Name:   fmt.Sprintf("%d/%s", s.port, s.proto),
-			Fields: map[string]string{"proto": s.proto, "port": strconv.Itoa(int(s.port)), "addr": s.addr.String()},
-			Show:   map[string]string{"uid": s.uid},
+		key := fmt.Sprintf("%s %s", s.proto, netip.AddrPortFrom(s.addr, s.port))
+		i, ok := byKey[key]
+		if !ok {
+			i = len(f.Items)
+			byKey[key] = i
+			f.Items = append(f.Items, Item{
+				Key:    key,
+				Name:   fmt.Sprintf("%d/%s", s.port, s.proto),
+				Fields: map[string]string{"proto": s.proto, "port": strconv.Itoa(int(s.port)), "addr": s.addr.String()},
+				Show:   map[string]string{"uid": s.uid},
+			})
+		} else if uids := strings.Split(f.Items[i].Show["uid"], ","); !slices.Contains(uids, s.uid) {
+			uids = append(uids, s.uid)
+			slices.Sort(uids)
+			f.Items[i].Show["uid"] = strings.Join(uids, ",")
 		}
-		if p, ok := owners[s.inode]; ok {
-			it.Fields["process"] = p
+		if p, ok := owners[s.inode]; ok && !slices.Contains(procs[key], p) {
+			procs[key] = append(procs[key], p)
 		}
-		f.Items = append(f.Items, it)
+	}
+	for key, ps := range procs {
+		slices.Sort(ps)
+		f.Items[byKey[key]].Fields["process"] = strings.Join(ps, ",")
 	}
 	return f
 }
@@ -138,8 +159,11 @@ func (c *collector) socketOwners(socks []socket) (map[string]string, bool) {
 	if len(want) == 0 {
 		return owners, true
 	}
-	procDir := c.path("/proc")
-	ents, err := os.ReadDir(procDir)
+	procDir, _, err := c.resolve("/proc")
+	if err != nil {
+		return owners, false
+	}
+	ents, err := c.readDirName(procDir)
 	if err != nil {
 		return owners, false
 	}
@@ -151,14 +175,14 @@ func (c *collector) socketOwners(socks []socket) (map[string]string, bool) {
 		if pid == "" || pid[0] < '0' || pid[0] > '9' {
 			continue
 		}
-		fdDir := filepath.Join(procDir, pid, "fd")
-		fds, err := os.ReadDir(fdDir)
+		fdDir := path.Join(procDir, pid, "fd")
+		fds, err := c.readDirName(fdDir)
 		if err != nil {
 			continue
 		}
 		comm := ""
 		for _, fd := range fds {
-			target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			target, err := c.fs.Readlink(path.Join(fdDir, fd.Name()))
 			if err != nil || !strings.HasPrefix(target, "socket:[") {
 				continue
 			}
@@ -170,7 +194,7 @@ func (c *collector) socketOwners(socks []socket) (map[string]string, bool) {
 				continue
 			}
 			if comm == "" {
-				b, err := readFile(filepath.Join(procDir, pid, "comm"))
+				b, err := c.readFile("/"+path.Join(procDir, pid, "comm"), maxSmallFile)
 				comm = strings.TrimSpace(string(b))
 				if err != nil || comm == "" {
 					comm = "pid " + pid

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"syscall"
 )
@@ -38,9 +38,18 @@ func (c *collector) suid() *Facet {
 	walked := map[devIno]bool{}
 	entries := 0
 	for _, r := range suidRoots {
-		root := c.path(r.path)
-		var st syscall.Stat_t
-		if err := syscall.Stat(root, &st); err != nil {
+		// The names walked are inside the root, links resolved there:
+		// /bin -> /usr/bin on a host mounted at /host is /host/usr/bin.
+		root, _, err := c.resolve(r.path)
+		if err != nil {
+			continue
+		}
+		fi, err := c.fs.Stat(root)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
 			continue
 		}
 		id := devIno{uint64(st.Dev), st.Ino} //nolint:unconvert // Dev is uint64 on amd64, not everywhere
@@ -53,9 +62,9 @@ func (c *collector) suid() *Facet {
 			if entries >= c.opts.SUIDMaxEntries || c.ctx.Err() != nil {
 				return
 			}
-			ents, err := os.ReadDir(dir)
+			ents, err := c.readDirName(dir)
 			if err != nil {
-				f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", c.display(dir), why(err)))
+				f.Notes = append(f.Notes, fmt.Sprintf("/%s: %s", dir, why(err)))
 				return
 			}
 			for _, e := range ents {
@@ -64,13 +73,14 @@ func (c *collector) suid() *Facet {
 					f.Notes = append(f.Notes, fmt.Sprintf("walk stopped after %d entries: SUID binaries further on are not covered", c.opts.SUIDMaxEntries))
 					return
 				}
-				p := filepath.Join(dir, e.Name())
+				p := path.Join(dir, e.Name())
 				t := e.Type()
 				if t.IsDir() {
 					if depth > 1 {
-						var ds syscall.Stat_t
-						if syscall.Lstat(p, &ds) == nil && uint64(ds.Dev) == uint64(st.Dev) { //nolint:unconvert // see above
-							walk(p, depth-1)
+						if di, err := c.fs.Lstat(p); err == nil && di.IsDir() {
+							if ds, ok := di.Sys().(*syscall.Stat_t); ok && uint64(ds.Dev) == uint64(st.Dev) { //nolint:unconvert // see above
+								walk(p, depth-1)
+							}
 						}
 					}
 					continue
@@ -78,20 +88,25 @@ func (c *collector) suid() *Facet {
 				if !t.IsRegular() {
 					continue
 				}
-				var fs syscall.Stat_t
-				if err := syscall.Lstat(p, &fs); err != nil || fs.Mode&(syscall.S_ISUID|syscall.S_ISGID) == 0 {
+				li, err := c.fs.Lstat(p)
+				if err != nil || !li.Mode().IsRegular() {
 					continue
 				}
-				it := Item{Key: c.display(p), Name: c.display(p), Fields: map[string]string{
+				fs, ok := li.Sys().(*syscall.Stat_t)
+				if !ok || fs.Mode&(syscall.S_ISUID|syscall.S_ISGID) == 0 {
+					continue
+				}
+				show := "/" + p
+				it := Item{Key: show, Name: show, Fields: map[string]string{
 					"mode":  fmt.Sprintf("%04o", fs.Mode&0o7777),
 					"owner": strconv.FormatUint(uint64(fs.Uid), 10) + ":" + strconv.FormatUint(uint64(fs.Gid), 10),
 					"size":  strconv.FormatInt(fs.Size, 10),
 				}}
 				if fs.Size <= maxHashed {
-					if h, err := hashFile(p); err == nil {
+					if h, err := c.hashFile(p); err == nil {
 						it.Fields["sha256"] = h
 					} else {
-						f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", c.display(p), why(err)))
+						f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", show, why(err)))
 					}
 				}
 				f.Items = append(f.Items, it)
@@ -105,12 +120,17 @@ func (c *collector) suid() *Facet {
 	return f
 }
 
-func hashFile(p string) (string, error) {
-	fh, err := os.Open(p) //nolint:gosec // a system binary under the root
+// hashFile hashes the regular file named name inside the root, not
+// following a link that replaced it since the walk saw it.
+func (c *collector) hashFile(name string) (string, error) {
+	fh, err := c.fs.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = fh.Close() }()
+	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", errNotRegular
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.LimitReader(fh, maxHashed)); err != nil {
 		return "", err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 )
 
@@ -15,12 +14,12 @@ import (
 func (c *collector) packages() *Facet {
 	f := &Facet{}
 	for _, p := range []string{"/var/lib/rpm", "/usr/lib/sysimage/rpm"} {
-		if _, err := os.Stat(c.path(p)); err == nil {
+		if _, err := c.stat(p); err == nil {
 			f.Notes = append(f.Notes, "RPM database at "+p+" not read: this build reads dpkg only (RPM's SQLite/Berkeley DB needs cgo)")
 			break
 		}
 	}
-	b, err := readFile(c.path("/var/lib/dpkg/status"))
+	b, err := c.readFile("/var/lib/dpkg/status", 0)
 	if err != nil {
 		if len(f.Notes) > 0 {
 			f.Unavailable = f.Notes[0]
@@ -79,7 +78,7 @@ func (c *collector) packages() *Facet {
 // modules reads the loaded kernel modules from /proc/modules.
 func (c *collector) modules() *Facet {
 	f := &Facet{}
-	b, err := readFile(c.path("/proc/modules"))
+	b, err := c.readFile("/proc/modules", 0)
 	if err != nil {
 		f.Unavailable = "/proc/modules: " + why(err) + " (a kernel without modules, or a container)"
 		return f
@@ -120,13 +119,13 @@ var SecuritySysctls = []string{
 // does not have is left out.
 func (c *collector) sysctls() *Facet {
 	f := &Facet{}
-	if _, err := os.Stat(c.path("/proc/sys")); err != nil {
+	if _, err := c.stat("/proc/sys"); err != nil {
 		f.Unavailable = "/proc/sys: " + why(err)
 		return f
 	}
 	for _, name := range SecuritySysctls {
 		p := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
-		b, err := readFile(c.path(p))
+		b, err := c.readFile(p, 0)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				f.Notes = append(f.Notes, p+": "+why(err))

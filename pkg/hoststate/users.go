@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,16 +20,34 @@ type passwdEntry struct {
 	name, uid, gid, home, shell, pw string
 }
 
-// readPasswd reads /etc/passwd; bad counts malformed lines.
-func (c *collector) readPasswd() ([]passwdEntry, int, error) {
-	b, err := readFile(c.path("/etc/passwd"))
-	if err != nil {
-		return nil, 0, err
+// nisItem is a NIS compat line of /etc/passwd or /etc/group ("+",
+// "+alice", "-bob", "+@admins"): not malformed, and security-relevant
+// (a "+" line imports every NIS user), so an item of its own, without the
+// password field.
+func nisItem(file, line string) Item {
+	f := strings.Split(line, ":")
+	if len(f) > 1 {
+		f[1] = ""
 	}
-	var out []passwdEntry
-	bad := 0
+	return Item{Key: "nis " + file + " " + f[0], Name: f[0], Fields: map[string]string{"entry": strings.Join(f, ":")}}
+}
+
+// isNIS reports whether a passwd or group line is a NIS compat entry.
+func isNIS(l string) bool { return strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-") }
+
+// readPasswd reads /etc/passwd; bad counts malformed lines, nis holds the
+// NIS compat lines.
+func (c *collector) readPasswd() (out []passwdEntry, nis []string, bad int, err error) {
+	b, err := c.readFile("/etc/passwd", 0)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	for _, l := range lines(b) {
 		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if isNIS(l) {
+			nis = append(nis, l)
 			continue
 		}
 		f := strings.Split(l, ":")
@@ -43,7 +61,22 @@ func (c *collector) readPasswd() ([]passwdEntry, int, error) {
 		}
 		out = append(out, passwdEntry{name: f[0], pw: f[1], uid: f[2], gid: f[3], home: f[5], shell: f[6]})
 	}
-	return out, bad, nil
+	return out, nis, bad, nil
+}
+
+// noteDuplicates notes names that appear more than once in a file: every
+// line stays an item (numberDuplicates), and the note says why.
+func noteDuplicates(f *Facet, file, what string, names []string) {
+	count := map[string]int{}
+	var order []string
+	for _, n := range names {
+		if count[n]++; count[n] == 2 {
+			order = append(order, n)
+		}
+	}
+	for _, n := range order {
+		f.Notes = append(f.Notes, fmt.Sprintf("%s: %s %s appears %d times: each line is an item of its own", file, what, n, count[n]))
+	}
 }
 
 // passwordState says whether a password field holds a usable password,
@@ -63,17 +96,25 @@ func passwordState(field string) string {
 // and groups (/etc/group).
 func (c *collector) users() *Facet {
 	f := &Facet{}
-	pw, bad, err := c.readPasswd()
+	pw, nis, bad, err := c.readPasswd()
 	if err != nil {
 		f.Unavailable = "/etc/passwd: " + why(err)
 		return f
 	}
+	for _, l := range nis {
+		f.Items = append(f.Items, nisItem("passwd", l))
+	}
+	var names []string
+	for _, u := range pw {
+		names = append(names, u.name)
+	}
+	noteDuplicates(f, "/etc/passwd", "user", names)
 	if bad > 0 {
 		f.Malformed += bad
 		f.Notes = append(f.Notes, fmt.Sprintf("/etc/passwd: %d malformed lines skipped", bad))
 	}
 	shadow := map[string]string{}
-	if b, err := readFile(c.path("/etc/shadow")); err != nil {
+	if b, err := c.readFile("/etc/shadow", 0); err != nil {
 		f.Notes = append(f.Notes, "/etc/shadow: "+why(err)+": password states unknown")
 		shadow = nil
 	} else {
@@ -103,14 +144,19 @@ func (c *collector) users() *Facet {
 		}
 		f.Items = append(f.Items, it)
 	}
-	b, err := readFile(c.path("/etc/group"))
+	b, err := c.readFile("/etc/group", 0)
 	if err != nil {
 		f.Notes = append(f.Notes, "/etc/group: "+why(err))
 		return f
 	}
 	bad = 0
+	names = nil
 	for _, l := range lines(b) {
 		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if isNIS(l) {
+			f.Items = append(f.Items, nisItem("group", l))
 			continue
 		}
 		g := strings.Split(l, ":")
@@ -125,6 +171,7 @@ func (c *collector) users() *Facet {
 			}
 		}
 		slices.Sort(members)
+		names = append(names, g[0])
 		f.Items = append(f.Items, Item{Key: "group " + g[0], Name: g[0],
 			Fields: map[string]string{"gid": g[2], "members": strings.Join(members, ",")}})
 	}
@@ -132,6 +179,7 @@ func (c *collector) users() *Facet {
 		f.Malformed += bad
 		f.Notes = append(f.Notes, fmt.Sprintf("/etc/group: %d malformed lines skipped", bad))
 	}
+	noteDuplicates(f, "/etc/group", "group", names)
 	return f
 }
 
@@ -140,7 +188,7 @@ func (c *collector) users() *Facet {
 // key, never the key.
 func (c *collector) authorizedKeys() *Facet {
 	f := &Facet{}
-	pw, _, err := c.readPasswd()
+	pw, _, _, err := c.readPasswd()
 	if err != nil {
 		f.Unavailable = "/etc/passwd: " + why(err)
 		return f
@@ -152,11 +200,16 @@ func (c *collector) authorizedKeys() *Facet {
 		}
 		seen[u.home+"\x00"+u.name] = true
 		for _, name := range []string{"authorized_keys", "authorized_keys2"} {
-			p := c.path(filepath.Join(u.home, ".ssh", name))
-			b, err := readFile(p)
+			// Inside the root: a home of "/../../etc" or a home that is a
+			// symbolic link to / is resolved as the host would, under it.
+			p := path.Join("/", u.home, ".ssh", name)
+			b, err := c.readFile(p, maxSmallFile)
 			if err != nil {
 				if !errors.Is(err, os.ErrNotExist) && !strings.Contains(why(err), "not a directory") {
-					f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", c.display(p), why(err)))
+					f.Notes = append(f.Notes, fmt.Sprintf("%s: %s", p, why(err)))
+					if errors.Is(err, errNotRegular) {
+						f.Malformed++ // sshd may read it; this check cannot: a blind spot
+					}
 				}
 				continue
 			}
@@ -168,11 +221,11 @@ func (c *collector) authorizedKeys() *Facet {
 				k, err := parseAuthorizedKey(l)
 				if err != nil {
 					// Never quote the line: it is key material.
-					f.Notes = append(f.Notes, fmt.Sprintf("%s:%d: %v", c.display(p), n+1, err))
+					f.Notes = append(f.Notes, fmt.Sprintf("%s:%d: %v", p, n+1, err))
 					f.Malformed++
 					continue
 				}
-				show := map[string]string{"type": k.kind, "bits": strconv.Itoa(k.bits), "file": c.display(p)}
+				show := map[string]string{"type": k.kind, "bits": strconv.Itoa(k.bits), "file": p}
 				if k.comment != "" {
 					show["comment"] = k.comment
 				}
@@ -200,7 +253,9 @@ var keyTypes = map[string]string{
 	"ecdsa-sha2-nistp256": "ECDSA", "ecdsa-sha2-nistp384": "ECDSA", "ecdsa-sha2-nistp521": "ECDSA",
 	"sk-ssh-ed25519@openssh.com": "ED25519-SK", "sk-ecdsa-sha2-nistp256@openssh.com": "ECDSA-SK",
 	"ssh-rsa-cert-v01@openssh.com": "RSA-CERT", "ssh-ed25519-cert-v01@openssh.com": "ED25519-CERT",
-	"ecdsa-sha2-nistp256-cert-v01@openssh.com": "ECDSA-CERT",
+	"ecdsa-sha2-nistp256-cert-v01@openssh.com": "ECDSA-CERT", "ecdsa-sha2-nistp384-cert-v01@openssh.com": "ECDSA-CERT",
+	"ecdsa-sha2-nistp521-cert-v01@openssh.com": "ECDSA-CERT", "ssh-dss-cert-v01@openssh.com": "DSA-CERT",
+	"sk-ssh-ed25519-cert-v01@openssh.com": "ED25519-SK-CERT", "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com": "ECDSA-SK-CERT",
 }
 
 // parseAuthorizedKey reads one authorized_keys line: [options] type

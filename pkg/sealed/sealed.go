@@ -153,8 +153,13 @@ func Seal(kind string, version int, key []byte, v any) ([]byte, error) {
 }
 
 // Unseal verifies an envelope written by Seal and decodes its payload
-// into v. Errors wrap ErrCorrupt, ErrNeedKey or ErrTampered; a file of
-// another kind or version gets its own message.
+// into v. Errors wrap ErrCorrupt, ErrNeedKey or ErrTampered. With a key,
+// the signature is checked first, over the kind and version the file
+// states: an unsigned file, or one whose signature does not verify, is
+// ErrTampered whatever kind or version it claims (an intruder who edits
+// the version must not turn CRITICAL into UNKNOWN "re-run --init"); only
+// a file that verifies and is of another kind or version gets its own
+// message. Without a key, the kind and version are checked first.
 func Unseal(b []byte, kind string, version int, key []byte, v any) (Header, error) {
 	var env envelope
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -165,6 +170,17 @@ func Unseal(b []byte, kind string, version int, key []byte, v any) (Header, erro
 		return Header{}, fmt.Errorf("%w: data after the envelope", ErrCorrupt)
 	}
 	h := env.Header
+	if len(key) > 0 {
+		if err := CheckKey(h.Signed, key); err != nil {
+			return h, err
+		}
+		if want := sign(key, h, env.Payload); !hmac.Equal([]byte(want), []byte(h.HMAC)) {
+			if h.KeyID != "" && h.KeyID != KeyID(key) {
+				return h, fmt.Errorf("%w (signed with key %s, verified with key %s)", ErrTampered, h.KeyID, KeyID(key))
+			}
+			return h, ErrTampered
+		}
+	}
 	if h.Kind != kind {
 		return h, fmt.Errorf("%w: it holds %q, not %q", ErrCorrupt, h.Kind, kind)
 	}
@@ -173,15 +189,6 @@ func Unseal(b []byte, kind string, version int, key []byte, v any) (Header, erro
 	}
 	if err := CheckKey(h.Signed, key); err != nil {
 		return h, err
-	}
-	if h.Signed {
-		want := sign(key, h, env.Payload)
-		if !hmac.Equal([]byte(want), []byte(h.HMAC)) {
-			if h.KeyID != "" && h.KeyID != KeyID(key) {
-				return h, fmt.Errorf("%w (signed with key %s, verified with key %s)", ErrTampered, h.KeyID, KeyID(key))
-			}
-			return h, ErrTampered
-		}
 	}
 	if err := json.Unmarshal(env.Payload, v); err != nil {
 		// Only reachable unsigned, or with the key: a bug, not an attack.

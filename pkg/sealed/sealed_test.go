@@ -43,14 +43,20 @@ func TestSealedFilesVerifyAndRefuseForgeries(t *testing.T) {
 		{"the signature dropped", bytes.Replace(b, []byte(`"signed":true`), []byte(`"signed":false`), 1), key, ErrTampered},
 		{"a truncated file", b[:len(b)/2], key, ErrCorrupt},
 		{"garbage", []byte("not json"), key, ErrCorrupt},
-		{"another kind", bytes.Replace(b, []byte(`"kind":"test"`), []byte(`"kind":"other"`), 1), key, ErrCorrupt},
+		{"another kind", bytes.Replace(b, []byte(`"kind":"test"`), []byte(`"kind":"other"`), 1), nil, ErrCorrupt},
+		// With a key, a stated kind or version the signature does not
+		// cover is a forgery, not a format to re-init.
+		{"the kind edited, with a key", bytes.Replace(b, []byte(`"kind":"test"`), []byte(`"kind":"other"`), 1), key, ErrTampered},
+		{"the version edited, with a key", bytes.Replace(b, []byte(`"version":1`), []byte(`"version":2`), 1), key, ErrTampered},
+		{"the version edited and unsigned, with a key", bytes.Replace(bytes.Replace(b, []byte(`"version":1`), []byte(`"version":9`), 1), []byte(`"signed":true`), []byte(`"signed":false`), 1), key, ErrTampered},
 	}
 	for _, c := range cases {
 		_, err := Unseal(c.data, "test", 1, c.key, &p)
 		require.ErrorIs(t, err, c.want, c.name)
 	}
 	_, err = Unseal(b, "test", 2, key, &p)
-	require.ErrorContains(t, err, "format version 1; this build reads version 2")
+	require.ErrorContains(t, err, "format version 1; this build reads version 2", "a genuine older version verifies: re-init, not tampered")
+	require.NotErrorIs(t, err, ErrTampered)
 	_, err = Load(filepath.Join(t.TempDir(), "none"), "test", 1, key, &p)
 	require.ErrorIs(t, err, ErrNotExist)
 
