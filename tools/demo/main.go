@@ -207,9 +207,13 @@ func runCheck(ctx context.Context, agent *sensuexec.Agent, backend *sensuexec.Ba
 			case r.Err != nil:
 				return fmt.Errorf("pipeline %s, workflow %s: %w", r.Pipeline, r.Workflow, r.Err)
 			case r.Filtered:
-				fmt.Printf("   -> pipeline %s/%s: filtered out\n", r.Pipeline, r.Workflow)
+				// Not this workflow's kind of event (remediation sees incidents only).
 			case r.Response.Status != 0:
 				return fmt.Errorf("handler %s failed: %s", r.Handler, r.Response.Output)
+			case strings.TrimSpace(r.Response.Output) != "":
+				// A handler that reports what it decided (remediation).
+				line, _, _ := strings.Cut(strings.TrimSpace(r.Response.Output), "\n")
+				fmt.Printf("   -> pipeline %s/%s: %s\n", r.Pipeline, r.Workflow, line)
 			default:
 				fmt.Printf("   -> pipeline %s/%s: handler %s delivered it\n", r.Pipeline, r.Workflow, r.Handler)
 			}
@@ -225,7 +229,8 @@ func summarize(dir string) error {
 	}
 	count := map[string]int{}
 	var scrubbed, outputs []string
-	n := 0
+	n, enriched := 0, 0
+	owners := map[string]bool{}
 	err := archive.Scan(dir, time.Time{}, time.Time{}, func(line []byte) error {
 		var ev corev2.Event
 		if err := json.Unmarshal(line, &ev); err != nil {
@@ -233,6 +238,10 @@ func summarize(dir string) error {
 		}
 		n++
 		count[fmt.Sprintf("%s %s", ev.Check.Name, statusName(ev.Check.Status))]++
+		if owner := ev.Check.Labels["vigil.io/owner"]; owner != "" {
+			enriched++
+			owners[owner+" (team "+ev.Check.Labels["vigil.io/team"]+")"] = true
+		}
 		if r := ev.Check.Annotations[redact.Annotation]; r != "" && r != "{}" {
 			scrubbed = append(scrubbed, fmt.Sprintf("%s: %s", ev.Check.Name, r))
 			outputs = append(outputs, ev.Check.Output)
@@ -253,6 +262,14 @@ func summarize(dir string) error {
 	}
 	for i, r := range scrubbed {
 		fmt.Printf("mutator-redact scrubbed %s before archiving:\n     %s", r, outputs[i])
+	}
+	if enriched > 0 {
+		names := make([]string, 0, len(owners))
+		for o := range owners {
+			names = append(names, o)
+		}
+		sort.Strings(names)
+		fmt.Printf("mutator-enrich gave %d of them their owner (%s), runbook and the rules' MITRE ATT&CK and compliance references.\n", enriched, strings.Join(names, ", "))
 	}
 	fmt.Printf("Read them with: jq . %s/events-*.jsonl\n", dir)
 	return nil
