@@ -22,6 +22,41 @@ type Resources struct {
 	Pipelines []*corev2.Pipeline
 	Assets    []*corev2.Asset
 	Filters   []*corev2.EventFilter
+	Secrets   []*Secret
+}
+
+// Secret is a secrets/v1 Secret: where the backend finds the value a
+// check, mutator or handler names in its secrets ({name, secret}). The
+// env provider reads the backend's environment variable ID; the vault
+// provider reads Vault path ID.
+type Secret struct {
+	corev2.ObjectMeta `json:"metadata"`
+	// ID is the environment variable (env) or the Vault path and key (vault).
+	ID string `json:"id"`
+	// Provider is env or vault.
+	Provider string `json:"provider"`
+}
+
+// secretSpec is the spec of a secrets/v1 Secret document.
+type secretSpec struct {
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
+}
+
+// Validate checks a Secret as the backend would on sensuctl create.
+func (s *Secret) Validate() error {
+	if err := corev2.ValidateName(s.Name); err != nil {
+		return fmt.Errorf("name %q: %w", s.Name, err)
+	}
+	switch s.Provider {
+	case "env", "vault":
+	default:
+		return fmt.Errorf("provider %q is not env or vault", s.Provider)
+	}
+	if s.ID == "" {
+		return errors.New("id is empty")
+	}
+	return nil
 }
 
 // wrapper is sensuctl's resource envelope.
@@ -76,15 +111,18 @@ func (r *Resources) addOne(j []byte) error {
 	if err := json.Unmarshal(j, &w); err != nil {
 		return err
 	}
-	if w.APIVersion != "core/v2" {
-		return fmt.Errorf("api_version %q is not core/v2", w.APIVersion)
-	}
 	var meta corev2.ObjectMeta
 	if err := json.Unmarshal(w.Metadata, &meta); err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
 	if meta.Namespace == "" {
 		meta.Namespace = "default"
+	}
+	if w.Type == "Secret" && w.APIVersion == "secrets/v1" {
+		return r.addSecret(w, meta)
+	}
+	if w.APIVersion != "core/v2" {
+		return fmt.Errorf("%s: api_version %q is not core/v2", w.Type, w.APIVersion)
 	}
 	var err error
 	switch w.Type {
@@ -104,6 +142,23 @@ func (r *Resources) addOne(j []byte) error {
 		return fmt.Errorf("resource type %q is not supported here", w.Type)
 	}
 	return err
+}
+
+// addSecret decodes a secrets/v1 Secret strictly, validates it and
+// appends it.
+func (r *Resources) addSecret(w wrapper, meta corev2.ObjectMeta) error {
+	var spec secretSpec
+	dec := json.NewDecoder(bytes.NewReader(w.Spec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return fmt.Errorf("%s %s spec: %w", w.Type, meta.Name, err)
+	}
+	s := &Secret{ObjectMeta: meta, ID: spec.ID, Provider: spec.Provider}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%s %s is invalid: %w", w.Type, meta.Name, err)
+	}
+	r.Secrets = append(r.Secrets, s)
+	return nil
 }
 
 // resource is what every core/v2 resource type offers.
@@ -164,6 +219,36 @@ func (r *Resources) Pipeline(name string) *corev2.Pipeline {
 	for _, p := range r.Pipelines {
 		if p.Name == name {
 			return p
+		}
+	}
+	return nil
+}
+
+// Secret returns the named secret, or nil.
+func (r *Resources) Secret(name string) *Secret {
+	for _, s := range r.Secrets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Filter returns the named event filter, or nil.
+func (r *Resources) Filter(name string) *corev2.EventFilter {
+	for _, f := range r.Filters {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// Asset returns the named asset, or nil.
+func (r *Resources) Asset(name string) *corev2.Asset {
+	for _, a := range r.Assets {
+		if a.Name == name {
+			return a
 		}
 	}
 	return nil

@@ -79,6 +79,41 @@ func TestLoadResourcesReadsEveryDocument(t *testing.T) {
 	require.Nil(t, r.Pipeline("nope"))
 }
 
+func TestLoadResourcesReadsSecrets(t *testing.T) {
+	t.Parallel()
+	const doc = `
+type: Secret
+api_version: secrets/v1
+metadata:
+  name: elasticsearch-api-key
+spec:
+  id: ELASTICSEARCH_API_KEY
+  provider: env
+---
+type: Secret
+api_version: secrets/v1
+metadata:
+  name: pagerduty-routing-key
+  namespace: security
+spec:
+  id: secret/pagerduty#routing_key
+  provider: vault
+`
+	r := &sensuexec.Resources{}
+	require.NoError(t, r.Add([]byte(doc)))
+	require.Len(t, r.Secrets, 2)
+	es := r.Secret("elasticsearch-api-key")
+	require.NotNil(t, es)
+	require.Equal(t, "ELASTICSEARCH_API_KEY", es.ID)
+	require.Equal(t, "env", es.Provider)
+	require.Equal(t, "default", es.Namespace, "a missing namespace is default")
+	pd := r.Secret("pagerduty-routing-key")
+	require.NotNil(t, pd)
+	require.Equal(t, "vault", pd.Provider)
+	require.Equal(t, "security", pd.Namespace)
+	require.Nil(t, r.Secret("nope"))
+}
+
 func TestResourcesAddRefusesWhatSensuctlRefuses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -90,6 +125,12 @@ func TestResourcesAddRefusesWhatSensuctlRefuses(t *testing.T) {
 		{name: "an unsupported type", doc: "type: Silenced\napi_version: core/v2\nmetadata: {name: s}\nspec: {}\n", wantErr: `resource type "Silenced"`},
 		{name: "a misspelt field", doc: "type: Handler\napi_version: core/v2\nmetadata: {name: h}\nspec: {comand: x}\n", wantErr: "Handler h spec"},
 		{name: "an invalid resource", doc: "type: CheckConfig\napi_version: core/v2\nmetadata: {name: c}\nspec: {command: x, publish: true}\n", wantErr: "CheckConfig c is invalid"},
+		{name: "a Secret of another API version", doc: "type: Secret\napi_version: core/v2\nmetadata: {name: s}\nspec: {id: X, provider: env}\n", wantErr: `resource type "Secret"`},
+		{name: "a Secret without a name", doc: "type: Secret\napi_version: secrets/v1\nmetadata: {}\nspec: {id: X, provider: env}\n", wantErr: "Secret  is invalid"},
+		{name: "a Secret of an unknown provider", doc: "type: Secret\napi_version: secrets/v1\nmetadata: {name: s}\nspec: {id: X, provider: aws}\n", wantErr: `Secret s is invalid: provider "aws" is not env or vault`},
+		{name: "a Secret without an id", doc: "type: Secret\napi_version: secrets/v1\nmetadata: {name: s}\nspec: {provider: env}\n", wantErr: "Secret s is invalid: id is empty"},
+		{name: "a Secret with a misspelt field", doc: "type: Secret\napi_version: secrets/v1\nmetadata: {name: s}\nspec: {id: X, provder: env}\n", wantErr: "Secret s spec"},
+		{name: "another secrets/v1 type", doc: "type: VaultProvider\napi_version: secrets/v1\nmetadata: {name: v}\nspec: {}\n", wantErr: `api_version "secrets/v1" is not core/v2`},
 		{name: "invalid YAML names the document", doc: "type: Handler\napi_version: core/v2\nmetadata: {name: h}\nspec: {type: pipe, command: x}\n---\ntype: [\n", wantErr: "document 2"},
 	}
 	for _, tt := range tests {
