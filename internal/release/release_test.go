@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha512"
 	"encoding/hex"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	corev2 "github.com/sensu/sensu-go/api/core/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-sec/vigil/internal/release"
@@ -73,6 +75,45 @@ func TestAssetTarballRunsItsBinary(t *testing.T) {
 	require.Len(t, r.Assets, 1)
 	require.Equal(t, sums["handler-archive"], r.Assets[0].Builds[0].Sha512)
 	require.Equal(t, "https://assets.example/vigil/9.8.7/"+release.FileName("handler-archive", "9.8.7", host), r.Assets[0].Builds[0].URL)
+
+	// The suite installed as the agent installs an asset: the download's
+	// sha512 checked against the Asset definition, the tarball unpacked
+	// with its modes, bin/ put on PATH; then every binary answers version
+	// and a real check runs from there.
+	suiteAsset, err := sensuexec.LoadResources(filepath.Join(out, release.SuiteName+"_9.8.7_asset.yml"))
+	require.NoError(t, err)
+	require.Len(t, suiteAsset.Assets, 1)
+	download := mustRead(t, filepath.Join(out, release.FileName(release.SuiteName, "9.8.7", host)))
+	got512 := sha512.Sum512(download)
+	require.Equal(t, suiteAsset.Assets[0].Builds[0].Sha512, hex.EncodeToString(got512[:]), "the agent refuses an asset whose sha512 differs")
+	suiteFiles, suiteModes, err := release.ReadAll(bytes.NewReader(download))
+	require.NoError(t, err)
+	cache := t.TempDir()
+	for name, body := range suiteFiles {
+		path := filepath.Join(cache, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, body, os.FileMode(suiteModes[name])))
+	}
+	agent := &sensuexec.Agent{AssetBins: []string{filepath.Join(cache, "bin")}, Env: []string{"PATH=/usr/bin:/bin"}}
+	for _, p := range plugins {
+		resp, err := sensuexec.Execute(context.Background(), sensuexec.Request{Command: p.Name + " version",
+			Env: sensuexec.Environment([]string{"PATH=/usr/bin:/bin"}, agent.AssetBins, nil), Timeout: 30})
+		require.NoError(t, err)
+		require.Equal(t, p.Name+" 9.8.7 (commit c0ffee1, built 2026-11-23T00:00:00Z)\n", resp.Output, "from the installed asset's bin/")
+	}
+	tree := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(tree, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(tree, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644))
+	baseline := filepath.Join(t.TempDir(), "fim.vfim")
+	for _, args := range []string{"--init ", ""} {
+		ev, resp, err := agent.RunCheck(context.Background(), &corev2.CheckConfig{
+			ObjectMeta: corev2.ObjectMeta{Name: "file-integrity", Namespace: "default"}, Interval: 60,
+			Command: "check-file-integrity " + args + "--root " + tree + " --path /etc --baseline " + baseline, RuntimeAssets: []string{release.SuiteName},
+		})
+		require.NoError(t, err)
+		require.Equal(t, uint32(0), ev.Check.Status, resp.Output)
+		require.NoError(t, ev.Validate())
+	}
 
 	// Tarballs are reproducible.
 	again := t.TempDir()
