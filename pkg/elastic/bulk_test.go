@@ -412,3 +412,14 @@ func TestAHalfDeliveredBeforeTheOtherFailsStaysDelivered(t *testing.T) {
 		require.False(t, spool.IsPermanent(err))
 	}
 }
+
+func TestACredentialEchoedAcrossTheCutIsNotHalfShown(t *testing.T) {
+	t.Parallel()
+	rp := newReplay(t, func(request) (int, []byte) {
+		return 401, []byte(strings.Repeat("x", 190) + " password=s3cret-password")
+	})
+	c := newClient(t, rp.URL, func(c *elastic.Client) { c.Username, c.Password = "vigil", "s3cret-password" })
+	err := c.Bulk(context.Background(), items(1))[0]
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret", "%v", err)
+}

@@ -53,11 +53,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vigil-sec/vigil/pkg/httpx"
 	"github.com/vigil-sec/vigil/pkg/secret"
 	"github.com/vigil-sec/vigil/pkg/spool"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 // DefaultMaxBytes bounds one bulk request (Elastic recommends 5 to 15 MB;
@@ -127,6 +127,11 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	if err != nil {
 		return resp.StatusCode, nil, c.HTTP.RedactError(fmt.Errorf("read response of %s %s: %w", method, path, err))
 	}
+	// An error body is masked before anything cuts it for a message: a
+	// credential echoed across a cut would otherwise show half of itself.
+	if resp.StatusCode/100 != 2 || bytes.Contains(b, []byte(`"errors":true`)) {
+		b = []byte(c.HTTP.Redact(string(b)))
+	}
 	return resp.StatusCode, b, nil
 }
 
@@ -177,14 +182,7 @@ func cleanReason(r string) string {
 	if i := strings.Index(r, "Preview of field's value"); i >= 0 {
 		r = strings.TrimRight(r[:i], " .") + "."
 	}
-	if len(r) > 300 {
-		cut := 300
-		for cut > 0 && !utf8.RuneStart(r[cut]) {
-			cut--
-		}
-		r = r[:cut] + "…"
-	}
-	return r
+	return units.Clip(r, 300)
 }
 
 // requestError describes a whole request that failed with an HTTP status.
@@ -205,10 +203,7 @@ func (c *Client) requestError(what string, status int, body []byte) error {
 		}
 	}
 	if msg == "" {
-		msg = strings.TrimSpace(string(body))
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
+		msg = units.Clip(strings.TrimSpace(string(body)), 200)
 	}
 	hint := ""
 	switch status {

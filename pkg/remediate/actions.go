@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/httpx"
 	"github.com/vigil-sec/vigil/pkg/secret"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 // SensuAPI is how a sensu-execute action reaches the backend.
@@ -117,14 +118,7 @@ func readExcerpt(r io.Reader, redact *secret.Redactor) string {
 	if s == "" {
 		return "(empty body)"
 	}
-	if len(s) > 512 {
-		cut := 512
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
+	return units.Clip(s, 512)
 }
 
 // tailBuffer keeps the last max bytes written to it and counts them all.

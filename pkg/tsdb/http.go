@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/httpx"
 	"github.com/vigil-sec/vigil/pkg/secret"
 	"github.com/vigil-sec/vigil/pkg/spool"
+	"github.com/vigil-sec/vigil/pkg/units"
 )
 
 // Auth is how a backend authenticates over HTTP.
@@ -128,9 +129,8 @@ func (p *poster) post(ctx context.Context, body []byte) (int, string, error) {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	msg := strings.Join(strings.Fields(string(b)), " ")
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
-	return resp.StatusCode, p.http.Redact(msg), nil
+	// Masked before it is cut, so that a credential echoed across the cut
+	// does not show half of itself.
+	msg := units.Clip(p.http.Redact(strings.Join(strings.Fields(string(b)), " ")), 300)
+	return resp.StatusCode, msg, nil
 }

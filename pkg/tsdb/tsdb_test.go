@@ -386,3 +386,18 @@ func TestInfluxDB2RefusingPointsDoesNotBlockTheRest(t *testing.T) {
 	require.Contains(t, errs[0].Error(), "HTTP 422")
 	require.NoError(t, errs[1], "the next event is written")
 }
+
+func TestATokenEchoedAcrossTheCutIsNotHalfShown(t *testing.T) {
+	t.Parallel()
+	const token = "tsdb-token-0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, strings.Repeat("x", 290)+" token="+token, http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	hc, err := httpx.New(httpx.Config{RetryMax: -1, Redact: secret.NewRedactor(token)})
+	require.NoError(t, err)
+	b := tsdb.NewPrometheus(hc, srv.URL, tsdb.Auth{Token: token})
+	err = b.Send(context.Background(), [][]byte{{0x0a, 0x00}})[0]
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), token[:8], "no part of the token: %v", err)
+}

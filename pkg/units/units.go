@@ -5,6 +5,7 @@ package units
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Bytes renders a byte count: "973.1 MiB", "12 B".
@@ -48,4 +49,18 @@ func Epoch(ts int64) time.Time {
 	default:
 		return time.Unix(ts, 0)
 	}
+}
+
+// Clip cuts s to at most n bytes on a character boundary, followed by "…"
+// when it was cut: for messages from servers and commands, which may be
+// long and need not be ASCII.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

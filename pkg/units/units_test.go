@@ -42,3 +42,11 @@ func TestEpochDetectsTheUnitAndKeepsThePrecision(t *testing.T) {
 		}
 	}
 }
+
+func TestClipCutsOnACharacterBoundary(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "short", Clip("short", 10))
+	require.Equal(t, "abc…", Clip("abcdef", 3))
+	require.Equal(t, "é…", Clip("ééé", 3), "the second é would be cut in half")
+	require.Equal(t, "…", Clip("abc", 0))
+}
