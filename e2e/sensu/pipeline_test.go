@@ -12,12 +12,9 @@
 package sensu
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -253,7 +250,7 @@ func TestAnIntegrityFindingThroughTheWholeSensuPipeline(t *testing.T) {
 		var rows []map[string]string
 		deadline := time.Now().Add(15 * time.Second)
 		for len(rows) == 0 && time.Now().Before(deadline) {
-			rows = logsql(t, vlogs.URL, `vigil.entity:="vigil-test-host" vigil.rules:"fim.modified" check.metadata.labels.vigil.io/owner:="alice@example.com" _time:1h | fields vigil.severity, vigil.rules, _msg`)
+			rows = testutil.LogsQL(t, vlogs.URL, `vigil.entity:="vigil-test-host" vigil.rules:"fim.modified" check.metadata.labels.vigil.io/owner:="alice@example.com" _time:1h | fields vigil.severity, vigil.rules, _msg`)
 			if len(rows) == 0 {
 				time.Sleep(250 * time.Millisecond)
 			}
@@ -292,27 +289,6 @@ func TestAnIntegrityFindingThroughTheWholeSensuPipeline(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, string(b), `"decision":"dry-run"`)
 	})
-}
-
-func logsql(t *testing.T, base, query string) []map[string]string {
-	t.Helper()
-	resp, err := http.Get(base + "/select/logsql/query?" + url.Values{"query": {query}}.Encode()) //nolint:noctx // a test's local server
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-	var rows []map[string]string
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			var row map[string]string
-			require.NoError(t, json.Unmarshal(line, &row))
-			rows = append(rows, row)
-		}
-	}
-	return rows
 }
 
 func promValue(t *testing.T, base, selector string) string {

@@ -6,13 +6,11 @@ package main
 // so every run here passes --skip-template.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,36 +34,13 @@ func bulkURL(base string) string {
 	return base + "/insert/elasticsearch?_time_field=@timestamp&_msg_field=vigil.summary"
 }
 
-// logsql runs a LogsQL query and returns the result rows.
-func logsql(t *testing.T, base, query string) []map[string]string {
-	t.Helper()
-	resp, err := http.Get(base + "/select/logsql/query?" + url.Values{"query": {query}}.Encode()) //nolint:noctx // a test's local server
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-	var rows []map[string]string
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var row map[string]string
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &row), "%s", sc.Bytes())
-		rows = append(rows, row)
-	}
-	return rows
-}
-
 // stored returns how many documents of the run are stored, and how many
 // distinct event ids, once VictoriaLogs has made them searchable.
 func stored(t *testing.T, base, run string, want int) (docs, ids int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		rows := logsql(t, base, fmt.Sprintf(`entity.metadata.labels.run:=%q | stats count() docs, count_uniq(id) ids`, run))
+		rows := testutil.LogsQL(t, base, fmt.Sprintf(`entity.metadata.labels.run:=%q | stats count() docs, count_uniq(id) ids`, run))
 		if len(rows) == 1 {
 			docs, _ = strconv.Atoi(rows[0]["docs"])
 			ids, _ = strconv.Atoi(rows[0]["ids"])
@@ -120,7 +95,7 @@ func TestDeliversToARealBulkServerAndLosesNothingAcrossARestart(t *testing.T) {
 	require.Equal(t, 7, docs, "every event, once")
 	require.Equal(t, 7, ids)
 
-	rows := logsql(t, vl.URL, fmt.Sprintf(`entity.metadata.labels.run:=%q vigil.check:="check-4" | fields _msg, _time, timestamp, vigil.severity, vigil.findings, vigil.entity, check.status`, run))
+	rows := testutil.LogsQL(t, vl.URL, fmt.Sprintf(`entity.metadata.labels.run:=%q vigil.check:="check-4" | fields _msg, _time, timestamp, vigil.severity, vigil.findings, vigil.entity, check.status`, run))
 	require.Len(t, rows, 1)
 	doc := rows[0]
 	require.Equal(t, "1 finding: 1 critical", doc["_msg"])

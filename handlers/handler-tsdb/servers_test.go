@@ -180,22 +180,21 @@ func TestInfluxDB1KeepsNanoseconds(t *testing.T) {
 	require.Equal(t, ns(at.Truncate(time.Millisecond)), got["scan.seconds"][0], "a millisecond point stays at its millisecond")
 }
 
+// vmSeries is one series of VictoriaMetrics' /api/v1/export.
+type vmSeries struct {
+	Labels     map[string]string `json:"metric"`
+	Values     []float64         `json:"values"`
+	Timestamps []int64           `json:"timestamps"`
+}
+
 // vmExport returns the series VictoriaMetrics holds for a selector, by
 // metric name.
-func vmExport(t *testing.T, base, selector string) map[string]struct {
-	Labels     map[string]string
-	Values     []float64
-	Timestamps []int64
-} {
+func vmExport(t *testing.T, base, selector string) map[string]vmSeries {
 	t.Helper()
 	resp, err := http.Get(base + "/internal/force_flush") //nolint:noctx // a test's local server
 	require.NoError(t, err)
 	_ = resp.Body.Close()
-	out := map[string]struct {
-		Labels     map[string]string
-		Values     []float64
-		Timestamps []int64
-	}{}
+	out := map[string]vmSeries{}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(out) == 0 && time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/api/v1/export?" + url.Values{"match[]": {selector}}.Encode()) //nolint:noctx // a test's local server
@@ -206,18 +205,9 @@ func vmExport(t *testing.T, base, selector string) map[string]struct {
 			if line == "" {
 				continue
 			}
-			var s struct {
-				Metric     map[string]string
-				Values     []float64
-				Timestamps []int64
-			}
+			var s vmSeries
 			require.NoError(t, json.Unmarshal([]byte(line), &s), line)
-			name := s.Metric["__name__"]
-			out[name] = struct {
-				Labels     map[string]string
-				Values     []float64
-				Timestamps []int64
-			}{s.Metric, s.Values, s.Timestamps}
+			out[s.Labels["__name__"]] = s
 		}
 		if len(out) == 0 {
 			time.Sleep(200 * time.Millisecond)

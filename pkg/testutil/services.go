@@ -4,9 +4,14 @@ package testutil
 // VictoriaLogs, started on 127.0.0.1 by scripts/services.sh.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,4 +206,33 @@ func parseStart(name, out string) (Server, error) {
 
 func serviceNames() string {
 	return strings.Join([]string{Prometheus, InfluxDB, VictoriaMetrics, VictoriaLogs}, ", ")
+}
+
+// LogsQL runs a LogsQL query on a VictoriaLogs server and returns the
+// result rows (VictoriaLogs answers one JSON object a line).
+func LogsQL(t testing.TB, base, query string) []map[string]string {
+	t.Helper()
+	resp, err := http.Get(base + "/select/logsql/query?" + url.Values{"query": {query}}.Encode()) //nolint:noctx // a test's local server
+	if err != nil {
+		t.Fatalf("LogsQL %q: %v", query, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("LogsQL %q: HTTP %d %v: %s", query, resp.StatusCode, err, body)
+	}
+	var rows []map[string]string
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var row map[string]string
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("LogsQL %q: a row is not JSON: %v: %s", query, err, sc.Bytes())
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }

@@ -280,9 +280,11 @@ func replayES(c config, work, tag string) (Row, error) {
 		Seconds: d.Seconds(), PerSec: float64(c.events+1) / d.Seconds(), Verified: fmt.Sprintf("%d documents read back", n)}, nil
 }
 
-func replayPrometheus(c config, work, tag string) (Row, error) {
-	evs := events(c.events+1, tag+"-prom")
-	b := tsdb.NewPrometheus(nil, "", tsdb.Auth{})
+// replayTSDB spools the points of events encoded by b, has one
+// handler-tsdb run (args) replay them, and returns the wall time and the
+// number of points.
+func replayTSDB(c config, work, tag string, b tsdb.Backend, args ...string) (time.Duration, int, error) {
+	evs := events(c.events+1, tag)
 	items := make([][]byte, 0, c.events)
 	points := 0
 	for _, ev := range evs {
@@ -290,20 +292,28 @@ func replayPrometheus(c config, work, tag string) (Row, error) {
 		points += len(ps)
 		data, _, err := b.Encode(ps)
 		if err != nil {
-			return Row{}, err
+			return 0, 0, err
 		}
 		items = append(items, data)
 	}
-	dir := filepath.Join(work, tag+"-prom")
+	dir := filepath.Join(work, tag)
 	if err := fill(dir, items[:c.events]); err != nil {
-		return Row{}, err
+		return 0, 0, err
 	}
-	d, err := handle(c, evs[c.events], nil, "handler-tsdb", "--url", c.prom+"/api/v1/write", "--spool-dir", dir)
+	d, err := handle(c, evs[c.events], nil, "handler-tsdb", append(args, "--spool-dir", dir)...)
 	if err != nil {
-		return Row{}, err
+		return 0, 0, err
 	}
 	if left := spoolLeft(dir); left != 0 {
-		return Row{}, fmt.Errorf("%d events still in the spool", left)
+		return 0, 0, fmt.Errorf("%d events still in the spool", left)
+	}
+	return d, points, nil
+}
+
+func replayPrometheus(c config, work, tag string) (Row, error) {
+	d, points, err := replayTSDB(c, work, tag+"-prom", tsdb.NewPrometheus(nil, "", tsdb.Auth{}), "--url", c.prom+"/api/v1/write")
+	if err != nil {
+		return Row{}, err
 	}
 	n, err := countSamples(c.prom, tag+"-prom")
 	if err != nil {
@@ -317,32 +327,13 @@ func replayPrometheus(c config, work, tag string) (Row, error) {
 }
 
 func replayInflux(c config, work, tag string) (Row, error) {
-	evs := events(c.events+1, tag+"-influx")
 	b, err := tsdb.NewInflux(nil, c.influx, tsdb.InfluxTarget{API: "v1", Database: "vigil"}, tsdb.Auth{})
 	if err != nil {
 		return Row{}, err
 	}
-	items := make([][]byte, 0, c.events)
-	points := 0
-	for _, ev := range evs {
-		ps := tsdb.Points(ev, tsdb.Options{})
-		points += len(ps)
-		data, _, err := b.Encode(ps)
-		if err != nil {
-			return Row{}, err
-		}
-		items = append(items, data)
-	}
-	dir := filepath.Join(work, tag+"-influx")
-	if err := fill(dir, items[:c.events]); err != nil {
-		return Row{}, err
-	}
-	d, err := handle(c, evs[c.events], nil, "handler-tsdb", "--backend", "influxdb", "--url", c.influx, "--database", "vigil", "--spool-dir", dir)
+	d, points, err := replayTSDB(c, work, tag+"-influx", b, "--backend", "influxdb", "--url", c.influx, "--database", "vigil")
 	if err != nil {
 		return Row{}, err
-	}
-	if left := spoolLeft(dir); left != 0 {
-		return Row{}, fmt.Errorf("%d events still in the spool", left)
 	}
 	return Row{Store: "InfluxDB 1.x line protocol", Method: "handler-tsdb, spool replay", Items: points, Unit: "points",
 		Seconds: d.Seconds(), PerSec: float64(points) / d.Seconds(), Verified: "spool emptied, 2xx"}, nil
